@@ -1,0 +1,73 @@
+//! Verifying a presented API key against a [`KeyStore`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::apikey::{FormatCheck, KeyDigest, check_format};
+use crate::error::AuthError;
+use crate::jwt::rules::now;
+use crate::principal::{Parts, Principal, PrincipalKind};
+use crate::store::KeyStore;
+
+/// Checks API keys: format and checksum first (no I/O), then the store.
+#[derive(Clone)]
+pub struct ApiKeyVerifier {
+    store: Arc<dyn KeyStore>,
+    prefix: Arc<str>,
+}
+
+impl ApiKeyVerifier {
+    /// Keys with `prefix` are checked for format and checksum; other keys
+    /// (legacy, imported) are looked up by digest only.
+    pub fn new(store: Arc<dyn KeyStore>, prefix: impl Into<Arc<str>>) -> Self {
+        Self { store, prefix: prefix.into() }
+    }
+
+    /// The prefix of this deployment's keys.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// Whether `token` carries this deployment's key prefix.
+    pub fn has_prefix(&self, token: &str) -> bool {
+        check_format(token, &self.prefix) != FormatCheck::Foreign
+    }
+
+    /// Verifies `key` and returns its principal.
+    pub async fn verify(&self, key: &str) -> Result<Principal, AuthError> {
+        if check_format(key, &self.prefix) == FormatCheck::Corrupt {
+            return Err(AuthError::InvalidToken("malformed API key"));
+        }
+        let digest = KeyDigest::of(key);
+        let record = self.store.find_by_digest(&digest).await.map_err(|error| {
+            tracing::warn!(%error, "API key store unavailable");
+            AuthError::Unavailable { reason: "the key store is unavailable", retry_after: Duration::from_secs(5) }
+        })?;
+        let Some(record) = record else {
+            return Err(AuthError::InvalidToken("unknown API key"));
+        };
+        if record.revoked_at.is_some() {
+            tracing::debug!(key_id = %record.id, "revoked API key presented");
+            return Err(AuthError::InvalidToken("API key revoked"));
+        }
+        if record.expires_at.is_some_and(|expires_at| now() >= expires_at) {
+            return Err(AuthError::InvalidToken("API key expired"));
+        }
+        let mut claims = Map::new();
+        claims.insert("key_id".into(), Value::String(record.id.clone()));
+        if let Some(name) = &record.name {
+            claims.insert("name".into(), Value::String(name.clone()));
+        }
+        Ok(Principal::new(Parts {
+            subject: record.subject,
+            kind: PrincipalKind::ApiKey,
+            issuer: None,
+            client_id: None,
+            scopes: record.scopes,
+            expires_at: record.expires_at,
+            claims,
+        }))
+    }
+}

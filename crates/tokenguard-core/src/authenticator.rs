@@ -1,0 +1,297 @@
+//! [`Authenticator`]: routes a credential to the verifier that can check it.
+//!
+//! - `Authorization: Token …` → API keys.
+//! - `Authorization: Bearer <JWT>` → the issuer named by the token's `iss`
+//!   (the unverified `iss` only *selects* a configured issuer; an unknown
+//!   `iss` fails without any network I/O) → its JWKS or static keys.
+//! - `Authorization: Bearer <anything else>` → API keys.
+
+use std::sync::Arc;
+
+use http::HeaderMap;
+
+use crate::api_key_verifier::ApiKeyVerifier;
+use crate::credential::{self, Credential, Scheme};
+use crate::error::{AuthError, Challenges, ErrorResponse};
+use crate::jwks::{JwksCache, JwksOptions, JwksSource};
+use crate::jwt::jose::{self, MAX_TOKEN_BYTES};
+use crate::jwt::{self, JwtRules, StaticKey, VerificationKey};
+use crate::principal::Principal;
+use crate::ConfigError;
+
+/// Whether a request without credentials may pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// No credentials → 401 with challenges.
+    #[default]
+    Required,
+    /// No credentials → anonymous. Invalid credentials are still refused.
+    Optional,
+}
+
+/// A verified caller and the scheme it used.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// Who is calling.
+    pub principal: Principal,
+    /// The scheme of the credential (used to address challenges).
+    pub scheme: Scheme,
+}
+
+/// A refused request: the error and the scheme the client used, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Why.
+    pub error: AuthError,
+    /// The scheme the client used, so the challenge can name it.
+    pub scheme: Option<Scheme>,
+}
+
+/// Authenticates requests. Cheap to clone, `Send + Sync`; share one per process.
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuers: Vec<Issuer>,
+    api_keys: Option<ApiKeyVerifier>,
+    challenges: Challenges,
+}
+
+struct Issuer {
+    rules: JwtRules,
+    keys: IssuerKeys,
+}
+
+enum IssuerKeys {
+    Jwks(JwksCache),
+    Static(Vec<VerificationKey>),
+}
+
+impl Authenticator {
+    /// Starts configuring an authenticator.
+    pub fn builder() -> AuthenticatorBuilder {
+        AuthenticatorBuilder::default()
+    }
+
+    /// Authenticates a request from its headers.
+    ///
+    /// `Ok(None)` means anonymous (no credentials, [`Mode::Optional`]).
+    pub async fn authenticate(&self, headers: &HeaderMap, mode: Mode) -> Result<Option<Authenticated>, Rejection> {
+        self.authenticate_extracted(credential::extract(headers), mode).await
+    }
+
+    /// Like [`Authenticator::authenticate`], from the raw values of every
+    /// `Authorization` header (for frameworks with their own header types).
+    pub async fn authenticate_values<'a>(
+        &self,
+        values: impl IntoIterator<Item = &'a [u8]>,
+        mode: Mode,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        self.authenticate_extracted(credential::from_authorization_values(values), mode).await
+    }
+
+    async fn authenticate_extracted(
+        &self,
+        extracted: Result<Option<Credential<'_>>, AuthError>,
+        mode: Mode,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        let credential = match extracted {
+            Ok(Some(credential)) => credential,
+            Ok(None) if mode == Mode::Optional => return Ok(None),
+            Ok(None) => return Err(Rejection { error: AuthError::MissingCredentials, scheme: None }),
+            Err(error) => {
+                tracing::debug!(reason = error.description(), "malformed Authorization header");
+                return Err(Rejection { error, scheme: None });
+            }
+        };
+        match self.verify(credential).await {
+            Ok(principal) => Ok(Some(Authenticated { principal, scheme: credential.scheme() })),
+            Err(error) => {
+                tracing::debug!(scheme = %credential.scheme(), reason = error.description(), "credential rejected");
+                Err(Rejection { error, scheme: Some(credential.scheme()) })
+            }
+        }
+    }
+
+    /// Verifies one credential.
+    pub async fn verify(&self, credential: Credential<'_>) -> Result<Principal, AuthError> {
+        let token = credential.token();
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::InvalidToken("token too large"));
+        }
+        match credential.scheme() {
+            Scheme::Bearer if jose::looks_like_jwt(token) => self.verify_jwt(token).await,
+            Scheme::Bearer | Scheme::Token => match &self.inner.api_keys {
+                Some(api_keys) => api_keys.verify(token).await,
+                None => Err(AuthError::InvalidToken("unsupported token")),
+            },
+        }
+    }
+
+    async fn verify_jwt(&self, token: &str) -> Result<Principal, AuthError> {
+        let jwt = jose::parse(token)?;
+        let issuer = match jwt.claims.get("iss") {
+            Some(serde_json::Value::String(iss)) => self.inner.issuers.iter().find(|i| i.rules.issuer() == iss),
+            _ => return Err(AuthError::InvalidToken("missing issuer")),
+        }
+        .ok_or(AuthError::InvalidToken("untrusted issuer"))?;
+        match &issuer.keys {
+            IssuerKeys::Jwks(cache) => {
+                let key = cache.key_for(jwt.header.kid.as_deref(), jwt.header.alg).await?;
+                jwt::verify(&jwt, &key, &issuer.rules)
+            }
+            IssuerKeys::Static(keys) => {
+                let key = keys
+                    .iter()
+                    .find(|key| key.allows(jwt.header.alg))
+                    .or_else(|| keys.first())
+                    .ok_or(AuthError::InvalidToken("unknown signing key"))?;
+                jwt::verify(&jwt, key, &issuer.rules)
+            }
+        }
+    }
+
+    /// Renders a rejection with this authenticator's challenges.
+    pub fn render(&self, rejection: &Rejection) -> ErrorResponse {
+        rejection.error.to_response(&self.inner.challenges, rejection.scheme)
+    }
+
+    /// The challenges sent with 401 answers.
+    pub fn challenges(&self) -> &Challenges {
+        &self.inner.challenges
+    }
+
+    /// The JWKS cache of `issuer`, if it is configured with discovery or a JWKS URI.
+    pub fn jwks(&self, issuer: &str) -> Option<&JwksCache> {
+        self.inner.issuers.iter().find_map(|i| match &i.keys {
+            IssuerKeys::Jwks(cache) if i.rules.issuer() == issuer => Some(cache),
+            _ => None,
+        })
+    }
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("issuers", &self.inner.issuers.iter().map(|i| i.rules.issuer()).collect::<Vec<_>>())
+            .field("api_keys", &self.inner.api_keys.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Configures an [`Authenticator`].
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use tokenguard_core::{Authenticator, JwtRules, JwksOptions, MemoryKeyStore, ApiKeyVerifier};
+///
+/// let authenticator = Authenticator::builder()
+///     .oidc_issuer(JwtRules::new("https://idp.example/realms/demo", ["my-api"]), JwksOptions::default())
+///     .api_keys(ApiKeyVerifier::new(Arc::new(MemoryKeyStore::new()), "tg"))
+///     .build()
+///     .expect("valid configuration");
+/// ```
+#[derive(Default)]
+pub struct AuthenticatorBuilder {
+    issuers: Vec<(JwtRules, PendingKeys)>,
+    api_keys: Option<ApiKeyVerifier>,
+    realm: Option<String>,
+}
+
+enum PendingKeys {
+    Jwks(JwksSource, JwksOptions),
+    Static(Vec<StaticKey>),
+}
+
+impl AuthenticatorBuilder {
+    /// Trusts an OpenID Connect issuer whose keys are found by discovery at
+    /// `{issuer}/.well-known/openid-configuration`.
+    pub fn oidc_issuer(mut self, rules: JwtRules, options: JwksOptions) -> Self {
+        let source = JwksSource::Discovery { issuer: rules.issuer().to_owned() };
+        self.issuers.push((rules, PendingKeys::Jwks(source, options)));
+        self
+    }
+
+    /// Trusts an issuer whose keys are published at `jwks_uri` (no discovery).
+    pub fn jwks_issuer(mut self, rules: JwtRules, jwks_uri: reqwest::Url, options: JwksOptions) -> Self {
+        self.issuers.push((rules, PendingKeys::Jwks(JwksSource::Uri(jwks_uri), options)));
+        self
+    }
+
+    /// Trusts tokens of `rules.issuer()` signed with `key` (call again to add
+    /// keys to the same issuer). Such an issuer cannot also have a JWKS.
+    pub fn static_key(mut self, rules: JwtRules, key: StaticKey) -> Self {
+        let existing = self.issuers.iter_mut().find(|(r, keys)| {
+            r.issuer() == rules.issuer() && matches!(keys, PendingKeys::Static(_))
+        });
+        match existing {
+            Some((_, PendingKeys::Static(keys))) => keys.push(key),
+            _ => self.issuers.push((rules, PendingKeys::Static(vec![key]))),
+        }
+        self
+    }
+
+    /// Accepts API keys checked by `verifier`.
+    pub fn api_keys(mut self, verifier: ApiKeyVerifier) -> Self {
+        self.api_keys = Some(verifier);
+        self
+    }
+
+    /// The realm named in challenges. Default `tokenguard`.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Some(realm.into());
+        self
+    }
+
+    /// Checks the configuration and builds the authenticator.
+    pub fn build(self) -> Result<Authenticator, ConfigError> {
+        let mut issuers: Vec<Issuer> = Vec::with_capacity(self.issuers.len());
+        for (rules, keys) in self.issuers {
+            if issuers.iter().any(|i| i.rules.issuer() == rules.issuer()) {
+                return Err(ConfigError::DuplicateIssuer(rules.issuer().to_owned()));
+            }
+            let keys = match keys {
+                PendingKeys::Jwks(source, options) => IssuerKeys::Jwks(JwksCache::new(source, options)?),
+                PendingKeys::Static(keys) => IssuerKeys::Static(keys.into_iter().map(|key| key.0).collect()),
+            };
+            issuers.push(Issuer { rules, keys });
+        }
+        let realm = self.realm.as_deref().unwrap_or("tokenguard");
+        if realm.bytes().any(|b| b == b'"' || b == b'\\' || !(b == b' ' || b.is_ascii_graphic())) {
+            return Err(ConfigError::Realm);
+        }
+        let mut schemes = Vec::new();
+        if !issuers.is_empty() || self.api_keys.is_some() {
+            schemes.push(Scheme::Bearer);
+        }
+        if self.api_keys.is_some() {
+            schemes.push(Scheme::Token);
+        }
+        Ok(Authenticator {
+            inner: Arc::new(Inner { issuers, api_keys: self.api_keys, challenges: Challenges::new(realm, &schemes) }),
+        })
+    }
+}
+
+/// What adapters put into request extensions beside the [`Principal`], so that
+/// extractors and scope guards further in can answer exactly as the
+/// authentication layer would.
+#[derive(Clone, Debug)]
+pub struct AuthContext {
+    authenticator: Authenticator,
+    scheme: Option<Scheme>,
+}
+
+impl AuthContext {
+    /// The context of a request authenticated (or not) by `authenticator`.
+    pub fn new(authenticator: Authenticator, scheme: Option<Scheme>) -> Self {
+        Self { authenticator, scheme }
+    }
+
+    /// Renders `error` for this request: its challenge names the scheme the client used.
+    pub fn reject(&self, error: AuthError) -> ErrorResponse {
+        self.authenticator.render(&Rejection { error, scheme: self.scheme })
+    }
+}

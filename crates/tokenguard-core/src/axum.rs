@@ -1,0 +1,93 @@
+//! axum extractors: [`Principal`], `Option<Principal>` and [`Claims`].
+//!
+//! They read what the authentication layer (`tokenguard-tower`'s `AuthLayer`)
+//! put into the request extensions. Without that layer they answer 500, as
+//! axum's `Extension` does, because that is a wiring mistake, not a client's.
+
+use axum_core::body::Body;
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum_core::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::authenticator::AuthContext;
+use crate::error::{AuthError, ErrorResponse};
+use crate::principal::Principal;
+
+impl IntoResponse for ErrorResponse {
+    fn into_response(self) -> Response {
+        self.into_http(Body::from)
+    }
+}
+
+/// Why an extractor could not produce a principal.
+#[derive(Debug)]
+pub enum PrincipalRejection {
+    /// The request is not authenticated (or lacks what the handler needs).
+    Unauthorized(ErrorResponse),
+    /// No authentication layer ran for this route.
+    MissingLayer,
+}
+
+impl IntoResponse for PrincipalRejection {
+    fn into_response(self) -> Response {
+        match self {
+            PrincipalRejection::Unauthorized(response) => response.into_response(),
+            PrincipalRejection::MissingLayer => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "tokenguard: no AuthLayer in front of this route")
+                    .into_response()
+            }
+        }
+    }
+}
+
+fn reject(parts: &Parts, error: AuthError) -> PrincipalRejection {
+    match parts.extensions.get::<AuthContext>() {
+        Some(context) => PrincipalRejection::Unauthorized(context.reject(error)),
+        None => PrincipalRejection::MissingLayer,
+    }
+}
+
+/// The authenticated principal; 401 when the request is anonymous.
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = PrincipalRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Principal>() {
+            Some(principal) => Ok(principal.clone()),
+            None => Err(reject(parts, AuthError::MissingCredentials)),
+        }
+    }
+}
+
+/// `Option<Principal>`: `None` only when the client sent no credentials (the
+/// layer already refused invalid ones).
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
+    type Rejection = PrincipalRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if parts.extensions.get::<AuthContext>().is_none() {
+            return Err(PrincipalRejection::MissingLayer);
+        }
+        Ok(parts.extensions.get::<Principal>().cloned())
+    }
+}
+
+/// The principal's verified claims, deserialized into `T`.
+///
+/// If the claims do not fit `T` the request is refused with 401
+/// `invalid_token`: the token does not carry what this route needs.
+#[derive(Debug, Clone)]
+pub struct Claims<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
+    type Rejection = PrincipalRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let principal = <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        T::deserialize(principal.claims())
+            .map(Claims)
+            .map_err(|_| reject(parts, AuthError::InvalidToken("the token lacks claims this route needs")))
+    }
+}

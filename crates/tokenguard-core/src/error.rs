@@ -1,0 +1,248 @@
+//! [`AuthError`]: why a request was refused, and how to say it (RFC 6750 §3).
+//!
+//! | error | status | `WWW-Authenticate` |
+//! |---|---|---|
+//! | [`AuthError::MissingCredentials`] | 401 | one challenge per enabled scheme, no `error` |
+//! | [`AuthError::InvalidRequest`] | 400 | `error="invalid_request"` |
+//! | [`AuthError::InvalidToken`] | 401 | `error="invalid_token"` |
+//! | [`AuthError::InsufficientScope`] | 403 | `error="insufficient_scope", scope="…"` |
+//! | [`AuthError::Unavailable`] | 503 | none; `Retry-After` instead |
+//!
+//! Every error also has a small JSON body `{"error": …, "error_description": …}`.
+//! Descriptions are fixed strings chosen here, so a credential can never be
+//! echoed back to the client.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+
+use crate::credential::Scheme;
+
+/// Why authentication or authorization failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The request carried no credential we accept.
+    #[error("authentication required")]
+    MissingCredentials,
+    /// The `Authorization` header is malformed.
+    #[error("malformed request: {0}")]
+    InvalidRequest(&'static str),
+    /// The credential is invalid, expired, revoked or not for us.
+    #[error("invalid token: {0}")]
+    InvalidToken(&'static str),
+    /// The credential is valid but lacks a scope the route requires.
+    #[error("insufficient scope: {required}")]
+    InsufficientScope {
+        /// The scope (or space-separated scopes) the route requires.
+        required: Cow<'static, str>,
+    },
+    /// A verifier's upstream (issuer, JWKS, introspection, key store) is
+    /// unreachable and nothing usable is cached. The request is still denied.
+    #[error("temporarily unavailable: {reason}")]
+    Unavailable {
+        /// What is unavailable (safe to show).
+        reason: &'static str,
+        /// When the client may retry.
+        retry_after: Duration,
+    },
+}
+
+impl AuthError {
+    /// The HTTP status for this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            AuthError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The OAuth error code of the body (and of the challenge, where RFC 6750 has one).
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::MissingCredentials => "unauthorized",
+            AuthError::InvalidRequest(_) => "invalid_request",
+            AuthError::InvalidToken(_) => "invalid_token",
+            AuthError::InsufficientScope { .. } => "insufficient_scope",
+            AuthError::Unavailable { .. } => "temporarily_unavailable",
+        }
+    }
+
+    /// The short, fixed description shown to the client.
+    pub fn description(&self) -> &'static str {
+        match self {
+            AuthError::MissingCredentials => "authentication is required",
+            AuthError::InvalidRequest(reason) | AuthError::InvalidToken(reason) => reason,
+            AuthError::InsufficientScope { .. } => "the credential lacks the required scope",
+            AuthError::Unavailable { reason, .. } => reason,
+        }
+    }
+
+    /// Renders the error as status, headers and body.
+    ///
+    /// `scheme` is the scheme the client used, if any; error challenges name it.
+    pub fn to_response(&self, challenges: &Challenges, scheme: Option<Scheme>) -> ErrorResponse {
+        let scheme = scheme.unwrap_or(Scheme::Bearer);
+        let www_authenticate = match self {
+            AuthError::MissingCredentials => challenges.plain.clone(),
+            AuthError::InvalidRequest(_) | AuthError::InvalidToken(_) => {
+                vec![challenges.error_challenge(scheme, self.code(), self.description(), None)]
+            }
+            AuthError::InsufficientScope { required } => vec![challenges.error_challenge(
+                scheme,
+                self.code(),
+                self.description(),
+                Some(required),
+            )],
+            AuthError::Unavailable { .. } => Vec::new(),
+        };
+        let retry_after = match self {
+            AuthError::Unavailable { retry_after, .. } => {
+                Some(HeaderValue::from(retry_after.as_secs().max(1)))
+            }
+            _ => None,
+        };
+        let body = serde_json::json!({ "error": self.code(), "error_description": self.description() });
+        ErrorResponse {
+            status: self.status(),
+            www_authenticate,
+            retry_after,
+            body: Bytes::from(body.to_string()),
+        }
+    }
+}
+
+/// A rendered [`AuthError`], ready for any web framework.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorResponse {
+    /// The status code.
+    pub status: StatusCode,
+    /// `WWW-Authenticate` values, one header each.
+    pub www_authenticate: Vec<HeaderValue>,
+    /// `Retry-After` in seconds, for 503.
+    pub retry_after: Option<HeaderValue>,
+    /// The JSON body (`Content-Type: application/json`).
+    pub body: Bytes,
+}
+
+/// The challenges this deployment sends: its realm and enabled schemes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenges {
+    realm: Box<str>,
+    plain: Vec<HeaderValue>,
+}
+
+impl Challenges {
+    /// Challenges for `realm` naming each scheme in `schemes`.
+    ///
+    /// # Panics
+    ///
+    /// If the realm contains characters that cannot appear in a quoted string
+    /// (a configuration error caught at start-up).
+    pub fn new(realm: &str, schemes: &[Scheme]) -> Self {
+        assert!(
+            realm.bytes().all(|b| b == b' ' || (b.is_ascii_graphic() && b != b'"' && b != b'\\')),
+            "realm must be printable ASCII without quotes or backslashes"
+        );
+        let plain = schemes
+            .iter()
+            .map(|scheme| quoted_header(&format!("{scheme} realm=\"{realm}\"")))
+            .collect();
+        Self { realm: realm.into(), plain }
+    }
+
+    /// The realm.
+    pub fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    fn error_challenge(
+        &self,
+        scheme: Scheme,
+        code: &str,
+        description: &str,
+        scope: Option<&str>,
+    ) -> HeaderValue {
+        let mut value = format!(
+            "{scheme} realm=\"{}\", error=\"{code}\", error_description=\"{description}\"",
+            self.realm
+        );
+        if let Some(scope) = scope {
+            value.push_str(&format!(", scope=\"{scope}\""));
+        }
+        quoted_header(&value)
+    }
+}
+
+impl Default for Challenges {
+    fn default() -> Self {
+        Self::new("tokenguard", &[Scheme::Bearer])
+    }
+}
+
+/// Every part of a challenge is built from fixed strings, the realm and scope
+/// names, all checked to be printable ASCII, so this cannot fail in practice.
+fn quoted_header(value: &str) -> HeaderValue {
+    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("Bearer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn challenges() -> Challenges {
+        Challenges::new("tokenguard", &[Scheme::Bearer, Scheme::Token])
+    }
+
+    #[test]
+    fn missing_credentials_lists_every_scheme_without_error() {
+        let response = AuthError::MissingCredentials.to_response(&challenges(), None);
+        assert_eq!(response.status, 401);
+        assert_eq!(response.www_authenticate, [r#"Bearer realm="tokenguard""#, r#"Token realm="tokenguard""#]);
+        assert_eq!(
+            response.body,
+            r#"{"error":"unauthorized","error_description":"authentication is required"}"#
+        );
+    }
+
+    #[test]
+    fn insufficient_scope_names_the_scope_and_the_scheme_used() {
+        let error = AuthError::InsufficientScope { required: "read".into() };
+        let response = error.to_response(&challenges(), Some(Scheme::Token));
+        assert_eq!(response.status, 403);
+        assert_eq!(
+            response.www_authenticate,
+            [r#"Token realm="tokenguard", error="insufficient_scope", error_description="the credential lacks the required scope", scope="read""#]
+        );
+    }
+
+    #[test]
+    fn unavailable_has_retry_after_and_no_challenge() {
+        let error = AuthError::Unavailable { reason: "issuer unavailable", retry_after: Duration::from_millis(10) };
+        let response = error.to_response(&challenges(), Some(Scheme::Bearer));
+        assert_eq!(response.status, 503);
+        assert!(response.www_authenticate.is_empty());
+        assert_eq!(response.retry_after, Some(HeaderValue::from_static("1")));
+    }
+}
+
+impl ErrorResponse {
+    /// Builds an `http::Response` whose body is made from the JSON bytes by `body`.
+    pub fn into_http<B>(self, body: impl FnOnce(Bytes) -> B) -> http::Response<B> {
+        let mut response = http::Response::new(body(self.body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        for challenge in self.www_authenticate {
+            headers.append(http::header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(retry_after) = self.retry_after {
+            headers.insert(http::header::RETRY_AFTER, retry_after);
+        }
+        response
+    }
+}

@@ -1,0 +1,146 @@
+//! Bounded HTTP fetches of issuer metadata: every request has a timeout, every
+//! answer a size cap, and redirects are never followed.
+
+use std::time::Duration;
+
+use http::header::{CACHE_CONTROL, HeaderMap};
+use reqwest::Url;
+use serde::de::DeserializeOwned;
+
+/// Limits applied to every fetch of discovery documents and key sets.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Total time allowed for one request, connection included. Default 5 s.
+    pub timeout: Duration,
+    /// Largest accepted response body. Default 256 KiB.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { timeout: Duration::from_secs(5), max_body_bytes: 256 * 1024 }
+    }
+}
+
+/// Why a fetch failed. Only for logs: clients see "temporarily unavailable".
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FetchError {
+    #[error("request failed: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("unexpected status {0}")]
+    Status(u16),
+    #[error("response larger than {0} bytes")]
+    TooLarge(usize),
+    #[error("response is not the expected JSON: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// A parsed JSON answer and how long it may be cached, if the server said.
+pub(crate) struct Fetched<T> {
+    pub(crate) value: T,
+    pub(crate) max_age: Option<Duration>,
+}
+
+/// A shared HTTP client with the limits of [`HttpOptions`].
+#[derive(Debug, Clone)]
+pub(crate) struct Fetcher {
+    client: reqwest::Client,
+    max_body_bytes: usize,
+}
+
+impl Fetcher {
+    pub(crate) fn new(options: &HttpOptions) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .user_agent(concat!("tokenguard/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { client, max_body_bytes: options.max_body_bytes })
+    }
+
+    /// GETs `url` and parses the JSON body into `T`.
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<Fetched<T>, FetchError> {
+        let mut response = self.client.get(url.clone()).header("accept", "application/json").send().await?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status(response.status().as_u16()));
+        }
+        if response.content_length().is_some_and(|len| len > self.max_body_bytes as u64) {
+            return Err(FetchError::TooLarge(self.max_body_bytes));
+        }
+        let max_age = max_age(response.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if body.len() + chunk.len() > self.max_body_bytes {
+                return Err(FetchError::TooLarge(self.max_body_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched { value: serde_json::from_slice(&body)?, max_age })
+    }
+}
+
+/// `Cache-Control: max-age=N` → `Some(N s)`; `no-cache`/`no-store` → `Some(0)`.
+fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(CACHE_CONTROL)?.to_str().ok()?;
+    let mut result = None;
+    for directive in value.split(',').map(str::trim) {
+        let lower = directive.to_ascii_lowercase();
+        if lower == "no-cache" || lower == "no-store" {
+            return Some(Duration::ZERO);
+        }
+        if let Some(seconds) = lower.strip_prefix("max-age=") {
+            result = seconds.trim_matches('"').parse().ok().map(Duration::from_secs);
+        }
+    }
+    result
+}
+
+/// Checks that a URL is fit to fetch keys from: `https`, or `http` to a
+/// loopback address (local development and tests only).
+pub fn check_url(url: &str) -> Result<Url, &'static str> {
+    let url = Url::parse(url).map_err(|_| "not a valid URL")?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err("plain http is allowed only for loopback addresses"),
+        _ => Err("the URL must use https"),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn reads_max_age() {
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
+        assert_eq!(max_age(&headers), Some(Duration::from_secs(600)));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=600, no-store"));
+        assert_eq!(max_age(&headers), Some(Duration::ZERO));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+        assert_eq!(max_age(&headers), None);
+    }
+
+    #[test]
+    fn https_or_loopback_only() {
+        assert!(check_url("https://idp.example.com/realms/x").is_ok());
+        assert!(check_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_url("http://localhost:8080").is_ok());
+        assert!(check_url("http://[::1]:8080").is_ok());
+        assert!(check_url("http://idp.example.com").is_err());
+        assert!(check_url("file:///etc/passwd").is_err());
+    }
+}

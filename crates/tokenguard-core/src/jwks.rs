@@ -1,0 +1,330 @@
+//! [`JwksCache`]: an issuer's signing keys, fetched lazily and shared.
+//!
+//! - **Lazy, single flight**: the first request that needs keys fetches them
+//!   (discovery first, when configured with an issuer); concurrent requests
+//!   wait for that one fetch.
+//! - **Polite**: a token with an unknown `kid` triggers a refresh at most once
+//!   per cool-down (default 30 s), so a flood of random `kid`s costs at most
+//!   one extra fetch per cool-down.
+//! - **Fresh**: keys live for the issuer's `Cache-Control: max-age`, clamped to
+//!   `[min_ttl, max_ttl]` (default 5 min when the issuer says nothing).
+//! - **Resilient**: when a refresh fails, the last good keys keep serving
+//!   (up to `max_stale`); with nothing cached, requests get a 503 with
+//!   `Retry-After` and the next attempt waits `retry_backoff`.
+//!
+//! Staleness bound: a key removed by the issuer keeps verifying on this
+//! instance until the cached set expires (at most `max_ttl`, or the issuer's
+//! `max-age`).
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::Algorithm;
+use reqwest::Url;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::discovery::{ProviderMetadata, discovery_url};
+use crate::error::AuthError;
+use crate::fetch::{FetchError, Fetcher, HttpOptions, check_url};
+use crate::jwt::VerificationKey;
+use crate::jwt::keys::DEFAULT_ALGORITHMS;
+
+/// Largest number of usable keys kept from one JWKS document.
+pub const MAX_KEYS: usize = 64;
+
+/// How the key set is found.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// Through `{issuer}/.well-known/openid-configuration`.
+    Discovery {
+        /// The issuer identifier.
+        issuer: String,
+    },
+    /// A `jwks_uri` given directly.
+    Uri(Url),
+}
+
+/// Timing and limits of a [`JwksCache`].
+#[derive(Debug, Clone)]
+pub struct JwksOptions {
+    /// Minimum time between refreshes caused by unknown `kid`s. Default 30 s.
+    pub refresh_cooldown: Duration,
+    /// Key lifetime when the issuer sends no `max-age`. Default 5 min.
+    pub default_ttl: Duration,
+    /// Lower bound on the issuer's `max-age`. Default 30 s.
+    pub min_ttl: Duration,
+    /// Upper bound on the issuer's `max-age`. Default 24 h.
+    pub max_ttl: Duration,
+    /// Wait after a failed fetch before the next attempt. Default 5 s.
+    pub retry_backoff: Duration,
+    /// How long past their expiry last good keys may serve while the issuer
+    /// is failing. Default 24 h.
+    pub max_stale: Duration,
+    /// Algorithms keys may verify. Default: RS*, PS*, ES256, ES384, EdDSA.
+    pub algorithms: Vec<Algorithm>,
+    /// HTTP limits.
+    pub http: HttpOptions,
+}
+
+impl Default for JwksOptions {
+    fn default() -> Self {
+        Self {
+            refresh_cooldown: Duration::from_secs(30),
+            default_ttl: Duration::from_secs(300),
+            min_ttl: Duration::from_secs(30),
+            max_ttl: Duration::from_secs(24 * 3600),
+            retry_backoff: Duration::from_secs(5),
+            max_stale: Duration::from_secs(24 * 3600),
+            algorithms: DEFAULT_ALGORITHMS.to_vec(),
+            http: HttpOptions::default(),
+        }
+    }
+}
+
+/// A shared, bounded cache of one issuer's signing keys. Cheap to clone.
+#[derive(Clone)]
+pub struct JwksCache {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    source: JwksSource,
+    options: JwksOptions,
+    fetcher: Fetcher,
+    state: RwLock<State>,
+    refresh: Mutex<()>,
+}
+
+#[derive(Default)]
+struct State {
+    metadata: Option<Arc<ProviderMetadata>>,
+    keys: Option<Arc<[Arc<VerificationKey>]>>,
+    fresh_until: Option<Instant>,
+    stale_until: Option<Instant>,
+    retry_at: Option<Instant>,
+    last_miss_refresh: Option<Instant>,
+    generation: u64,
+}
+
+enum Decision {
+    Found(Arc<VerificationKey>),
+    Refresh { generation: u64, unknown_kid: bool },
+    Fail(AuthError),
+}
+
+#[derive(Debug, thiserror::Error)]
+enum RefreshError {
+    #[error("discovery: {0}")]
+    Discovery(FetchError),
+    #[error("discovery document names issuer that differs from the configured one")]
+    IssuerMismatch,
+    #[error("jwks_uri unusable: {0}")]
+    BadJwksUri(&'static str),
+    #[error("jwks: {0}")]
+    Jwks(FetchError),
+}
+
+#[derive(Deserialize)]
+struct JwkSet {
+    keys: Vec<Value>,
+}
+
+impl JwksCache {
+    /// A cache for `source`. Nothing is fetched until a key is needed.
+    pub fn new(source: JwksSource, options: JwksOptions) -> Result<Self, crate::ConfigError> {
+        match &source {
+            JwksSource::Discovery { issuer } => {
+                discovery_url(issuer).map_err(crate::ConfigError::Url)?;
+            }
+            JwksSource::Uri(url) => {
+                check_url(url.as_str()).map_err(crate::ConfigError::Url)?;
+            }
+        }
+        let fetcher = Fetcher::new(&options.http).map_err(|_| crate::ConfigError::HttpClient)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                source,
+                options,
+                fetcher,
+                state: RwLock::new(State::default()),
+                refresh: Mutex::new(()),
+            }),
+        })
+    }
+
+    /// The key for a token with header `kid` and `alg`, fetching or refreshing
+    /// the key set when needed.
+    pub async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<VerificationKey>, AuthError> {
+        match self.decide(kid, alg, true) {
+            Decision::Found(key) => Ok(key),
+            Decision::Fail(error) => Err(error),
+            Decision::Refresh { generation, unknown_kid } => {
+                self.refresh(generation, unknown_kid).await;
+                match self.decide(kid, alg, false) {
+                    Decision::Found(key) => Ok(key),
+                    Decision::Fail(error) => Err(error),
+                    Decision::Refresh { .. } => Err(AuthError::InvalidToken("unknown signing key")),
+                }
+            }
+        }
+    }
+
+    /// The issuer's metadata, once discovery has succeeded.
+    pub fn metadata(&self) -> Option<Arc<ProviderMetadata>> {
+        self.read(|state| state.metadata.clone())
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        match self.inner.state.read() {
+            Ok(state) => f(&state),
+            Err(poisoned) => f(&poisoned.into_inner()),
+        }
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        match self.inner.state.write() {
+            Ok(mut state) => f(&mut state),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    fn decide(&self, kid: Option<&str>, alg: Algorithm, may_refresh: bool) -> Decision {
+        let now = Instant::now();
+        let options = &self.inner.options;
+        self.read(|state| {
+            let backing_off = state.retry_at.is_some_and(|at| now < at);
+            let retry_after = state.retry_at.map_or(options.retry_backoff, |at| at.saturating_duration_since(now));
+            let unavailable = AuthError::Unavailable { reason: "the token issuer is unavailable", retry_after };
+            let usable_keys = state.keys.as_ref().filter(|_| state.stale_until.is_some_and(|until| now < until));
+            let Some(keys) = usable_keys else {
+                return if may_refresh && !backing_off {
+                    Decision::Refresh { generation: state.generation, unknown_kid: false }
+                } else {
+                    Decision::Fail(unavailable)
+                };
+            };
+            let fresh = state.fresh_until.is_some_and(|until| now < until);
+            if !fresh && may_refresh && !backing_off {
+                return Decision::Refresh { generation: state.generation, unknown_kid: false };
+            }
+            if let Some(key) = select(keys, kid, alg) {
+                return Decision::Found(key);
+            }
+            let cooled_down = state.last_miss_refresh.is_none_or(|at| now >= at + options.refresh_cooldown);
+            if kid.is_some() && may_refresh && cooled_down && !backing_off {
+                Decision::Refresh { generation: state.generation, unknown_kid: true }
+            } else {
+                Decision::Fail(AuthError::InvalidToken("unknown signing key"))
+            }
+        })
+    }
+
+    /// Fetches the key set unless another task did so since `generation`.
+    async fn refresh(&self, generation: u64, unknown_kid: bool) {
+        let _single_flight = self.inner.refresh.lock().await;
+        if self.read(|state| state.generation) != generation {
+            return;
+        }
+        if unknown_kid {
+            self.write(|state| state.last_miss_refresh = Some(Instant::now()));
+        }
+        let result = self.fetch().await;
+        let now = Instant::now();
+        let options = &self.inner.options;
+        self.write(|state| {
+            state.generation += 1;
+            match result {
+                Ok((metadata, keys, max_age)) => {
+                    let ttl = max_age.map_or(options.default_ttl, |age| age.clamp(options.min_ttl, options.max_ttl));
+                    tracing::debug!(keys = keys.len(), ttl_secs = ttl.as_secs(), "fetched signing keys");
+                    state.metadata = metadata.or(state.metadata.take());
+                    state.keys = Some(keys);
+                    state.fresh_until = Some(now + ttl);
+                    state.stale_until = Some(now + ttl + options.max_stale);
+                    state.retry_at = None;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not fetch signing keys");
+                    state.retry_at = Some(now + options.retry_backoff);
+                }
+            }
+        });
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn fetch(
+        &self,
+    ) -> Result<(Option<Arc<ProviderMetadata>>, Arc<[Arc<VerificationKey>]>, Option<Duration>), RefreshError> {
+        let (metadata, jwks_uri) = match &self.inner.source {
+            JwksSource::Uri(url) => (None, url.clone()),
+            JwksSource::Discovery { issuer } => {
+                let metadata = match self.metadata() {
+                    Some(metadata) => metadata,
+                    None => Arc::new(self.discover(issuer).await?),
+                };
+                let uri = check_url(&metadata.jwks_uri).map_err(RefreshError::BadJwksUri)?;
+                (Some(metadata), uri)
+            }
+        };
+        let fetched = self.inner.fetcher.get_json::<JwkSet>(&jwks_uri).await.map_err(RefreshError::Jwks)?;
+        let keys = usable_keys(&fetched.value.keys, &self.inner.options.algorithms);
+        Ok((metadata, keys, fetched.max_age))
+    }
+
+    async fn discover(&self, issuer: &str) -> Result<ProviderMetadata, RefreshError> {
+        let url = discovery_url(issuer).map_err(RefreshError::BadJwksUri)?;
+        let metadata: ProviderMetadata =
+            self.inner.fetcher.get_json(&url).await.map_err(RefreshError::Discovery)?.value;
+        // OIDC Discovery §4.3: the issuer in the document must be exactly ours.
+        if metadata.issuer != issuer {
+            return Err(RefreshError::IssuerMismatch);
+        }
+        Ok(metadata)
+    }
+}
+
+impl std::fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksCache").field("source", &self.inner.source).finish_non_exhaustive()
+    }
+}
+
+fn usable_keys(jwks: &[Value], allowed: &[Algorithm]) -> Arc<[Arc<VerificationKey>]> {
+    jwks.iter()
+        .filter_map(|jwk| {
+            let key = jwk.as_object().ok_or("a JWK is not an object").and_then(|jwk| {
+                VerificationKey::from_jwk(jwk, allowed)
+            });
+            match key {
+                Ok(key) => Some(Arc::new(key)),
+                Err(reason) => {
+                    let kid = jwk.get("kid").and_then(Value::as_str).unwrap_or_default();
+                    tracing::debug!(kid, reason, "ignoring unusable JWK");
+                    None
+                }
+            }
+        })
+        .take(MAX_KEYS)
+        .collect()
+}
+
+/// The key with this `kid` that allows `alg`; without a `kid`, the only key
+/// that allows `alg`.
+fn select(keys: &[Arc<VerificationKey>], kid: Option<&str>, alg: Algorithm) -> Option<Arc<VerificationKey>> {
+    match kid {
+        // Prefer the key of this kid that allows alg; else any key of this kid,
+        // so the verifier reports the algorithm mismatch rather than "unknown key".
+        Some(kid) => keys
+            .iter()
+            .find(|key| key.kid() == Some(kid) && key.allows(alg))
+            .or_else(|| keys.iter().find(|key| key.kid() == Some(kid)))
+            .cloned(),
+        None => {
+            let mut candidates = keys.iter().filter(|key| key.allows(alg));
+            let only = candidates.next()?;
+            candidates.next().is_none().then(|| only.clone())
+        }
+    }
+}

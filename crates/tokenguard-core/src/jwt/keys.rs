@@ -1,0 +1,274 @@
+//! Verification keys: each carries the algorithms it may verify, decided by
+//! the key (its JWK `kty`, `crv`, `alg`) and the configured allow-list,
+//! never by a token.
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde_json::{Map, Value};
+
+use crate::secret::Secret;
+
+/// RSA keys shorter than this are never used (RFC 8725 §3.5, NIST SP 800-131A).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// HMAC secrets shorter than this are refused (RFC 7518 §3.2: at least the hash size).
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+/// The asymmetric algorithms accepted by default.
+pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// A pre-parsed key that may verify tokens signed with one of its algorithms.
+#[derive(Clone)]
+pub struct VerificationKey {
+    kid: Option<String>,
+    algorithms: Vec<Algorithm>,
+    key: DecodingKey,
+}
+
+impl VerificationKey {
+    /// The key id, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The algorithms this key may verify.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+
+    /// Whether this key may verify a token signed with `alg`.
+    pub fn allows(&self, alg: Algorithm) -> bool {
+        self.algorithms.contains(&alg)
+    }
+
+    pub(crate) fn decoding_key(&self) -> &DecodingKey {
+        &self.key
+    }
+
+    /// Builds a key from one JWK (RFC 7517), or says why it cannot verify
+    /// signatures. `allowed` is the deployment's algorithm allow-list.
+    ///
+    /// Refused: symmetric (`oct`) keys, keys for encryption (`use` other than
+    /// `sig`, or `key_ops` without `verify`), RSA keys under 2048 bits, unknown
+    /// key types and curves, and keys whose `alg` is not allowed or does not
+    /// fit the key type.
+    pub fn from_jwk(jwk: &Map<String, Value>, allowed: &[Algorithm]) -> Result<Self, &'static str> {
+        let text = |name: &str| match jwk.get(name) {
+            None => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value.as_str())),
+            Some(_) => Err("a JWK member has the wrong type"),
+        };
+        if text("use")?.is_some_and(|usage| usage != "sig") {
+            return Err("key is not for signatures");
+        }
+        if let Some(ops) = jwk.get("key_ops") {
+            let verifies = ops.as_array().is_some_and(|ops| ops.iter().any(|op| op == "verify"));
+            if !verifies {
+                return Err("key_ops does not allow verify");
+            }
+        }
+        let (family, key) = match (text("kty")?, text("crv")?) {
+            (Some("RSA"), _) => {
+                let n = text("n")?.ok_or("RSA key without n")?;
+                let e = text("e")?.ok_or("RSA key without e")?;
+                let modulus = URL_SAFE_NO_PAD.decode(n).map_err(|_| "bad RSA modulus")?;
+                let bits = modulus.iter().position(|&b| b != 0).map_or(0, |first| {
+                    (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize
+                });
+                if bits < MIN_RSA_BITS {
+                    return Err("RSA key too short");
+                }
+                let exponent = URL_SAFE_NO_PAD.decode(e).map_err(|_| "bad RSA exponent")?;
+                (KeyFamily::Rsa, DecodingKey::from_rsa_raw_components(&modulus, &exponent))
+            }
+            (Some("EC"), Some(crv @ ("P-256" | "P-384"))) => {
+                let x = text("x")?.ok_or("EC key without x")?;
+                let y = text("y")?.ok_or("EC key without y")?;
+                let family = if crv == "P-256" { KeyFamily::P256 } else { KeyFamily::P384 };
+                (family, DecodingKey::from_ec_components(x, y).map_err(|_| "bad EC key")?)
+            }
+            (Some("OKP"), Some("Ed25519")) => {
+                let x = text("x")?.ok_or("OKP key without x")?;
+                (KeyFamily::Ed25519, DecodingKey::from_ed_components(x).map_err(|_| "bad Ed25519 key")?)
+            }
+            (Some("oct"), _) => return Err("symmetric keys are never published for verification"),
+            _ => return Err("unsupported key type or curve"),
+        };
+        let algorithms = match text("alg")? {
+            Some(name) => {
+                let alg = crate::jwt::jose::algorithm(name).map_err(|_| "unsupported alg")?;
+                if !family.algorithms().contains(&alg) {
+                    return Err("alg does not fit the key type");
+                }
+                vec![alg]
+            }
+            None => family.algorithms().to_vec(),
+        };
+        let algorithms: Vec<_> = algorithms.into_iter().filter(|alg| allowed.contains(alg)).collect();
+        if algorithms.is_empty() {
+            return Err("no allowed algorithm for this key");
+        }
+        Ok(Self { kid: text("kid")?.map(str::to_owned), algorithms, key })
+    }
+}
+
+impl fmt::Debug for VerificationKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The key material itself is public, but HMAC keys are not: never print it.
+        f.debug_struct("VerificationKey")
+            .field("kid", &self.kid)
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Copy)]
+enum KeyFamily {
+    Rsa,
+    P256,
+    P384,
+    Ed25519,
+}
+
+impl KeyFamily {
+    fn algorithms(self) -> &'static [Algorithm] {
+        match self {
+            KeyFamily::Rsa => &[
+                Algorithm::RS256,
+                Algorithm::RS384,
+                Algorithm::RS512,
+                Algorithm::PS256,
+                Algorithm::PS384,
+                Algorithm::PS512,
+            ],
+            KeyFamily::P256 => &[Algorithm::ES256],
+            KeyFamily::P384 => &[Algorithm::ES384],
+            KeyFamily::Ed25519 => &[Algorithm::EdDSA],
+        }
+    }
+}
+
+/// A key configured in code for an issuer that publishes no JWKS: a PEM
+/// public key, or a shared HMAC secret for services that sign their own
+/// tokens. Each is bound to exactly one algorithm.
+#[derive(Clone, Debug)]
+pub struct StaticKey(pub(crate) VerificationKey);
+
+/// Why a static key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StaticKeyError {
+    /// The HMAC secret is shorter than [`MIN_HMAC_SECRET_BYTES`].
+    #[error("the HMAC secret must be at least {MIN_HMAC_SECRET_BYTES} bytes")]
+    SecretTooShort,
+    /// The algorithm does not fit the key.
+    #[error("algorithm {0:?} does not fit this key")]
+    AlgorithmMismatch(Algorithm),
+    /// The PEM could not be read.
+    #[error("the PEM public key could not be read")]
+    BadPem,
+}
+
+impl StaticKey {
+    /// An HMAC secret (at least 32 bytes) verifying `alg` (HS256, HS384 or HS512).
+    pub fn hmac(alg: Algorithm, secret: &Secret) -> Result<Self, StaticKeyError> {
+        if !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512) {
+            return Err(StaticKeyError::AlgorithmMismatch(alg));
+        }
+        if secret.len() < MIN_HMAC_SECRET_BYTES {
+            return Err(StaticKeyError::SecretTooShort);
+        }
+        let key = DecodingKey::from_secret(secret.expose().as_bytes());
+        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key }))
+    }
+
+    /// A PEM public key (`BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`) verifying `alg`.
+    pub fn public_pem(alg: Algorithm, pem: &[u8]) -> Result<Self, StaticKeyError> {
+        let key = match alg {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => DecodingKey::from_rsa_pem(pem),
+            Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(pem),
+            Algorithm::EdDSA => DecodingKey::from_ed_pem(pem),
+            _ => return Err(StaticKeyError::AlgorithmMismatch(alg)),
+        }
+        .map_err(|_| StaticKeyError::BadPem)?;
+        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn jwk(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn rsa(bits: usize) -> Value {
+        let mut n = vec![0xffu8; bits / 8];
+        n[0] = 0xc1;
+        json!({"kty": "RSA", "kid": "r", "n": URL_SAFE_NO_PAD.encode(n), "e": "AQAB"})
+    }
+
+    #[test]
+    fn algorithms_come_from_the_key() {
+        let key = VerificationKey::from_jwk(&jwk(rsa(2048)), DEFAULT_ALGORITHMS).unwrap();
+        assert!(key.allows(Algorithm::RS256) && key.allows(Algorithm::PS512));
+        assert!(!key.allows(Algorithm::HS256) && !key.allows(Algorithm::ES256));
+        let mut pinned = rsa(2048);
+        pinned["alg"] = json!("RS256");
+        let key = VerificationKey::from_jwk(&jwk(pinned), DEFAULT_ALGORITHMS).unwrap();
+        assert_eq!(key.algorithms(), [Algorithm::RS256]);
+    }
+
+    #[test]
+    fn unusable_keys_are_refused() {
+        let mut encryption = rsa(2048);
+        encryption["use"] = json!("enc");
+        let mut mismatched = rsa(2048);
+        mismatched["alg"] = json!("ES256");
+        let mut hmac_alg = rsa(2048);
+        hmac_alg["alg"] = json!("HS256");
+        let mut wrap_only = rsa(2048);
+        wrap_only["key_ops"] = json!(["wrapKey"]);
+        for (case, key) in [
+            ("weak", rsa(1024)),
+            ("enc", encryption),
+            ("mismatch", mismatched),
+            ("hmac alg", hmac_alg),
+            ("key_ops", wrap_only),
+            ("oct", json!({"kty": "oct", "k": "c2VjcmV0"})),
+            ("unknown", json!({"kty": "XYZ"})),
+        ] {
+            assert!(VerificationKey::from_jwk(&jwk(key), DEFAULT_ALGORITHMS).is_err(), "{case}");
+        }
+        assert!(VerificationKey::from_jwk(&jwk(rsa(2048)), &[Algorithm::ES256]).is_err());
+    }
+
+    #[test]
+    fn hmac_secrets_must_be_long_enough() {
+        assert_eq!(
+            StaticKey::hmac(Algorithm::HS256, &Secret::new("short")).unwrap_err(),
+            StaticKeyError::SecretTooShort
+        );
+        assert!(StaticKey::hmac(Algorithm::HS256, &Secret::new("x".repeat(32))).is_ok());
+        assert!(StaticKey::hmac(Algorithm::RS256, &Secret::new("x".repeat(32))).is_err());
+    }
+}

@@ -1,0 +1,58 @@
+//! Framework-agnostic authentication for HTTP APIs: API keys, OAuth 2.0 /
+//! OpenID Connect JWTs verified against the issuer's JWKS, and static keys.
+//!
+//! The web adapters (`tokenguard-tower` for tower/axum, `tokenguard-actix`)
+//! only move headers in and [`ErrorResponse`]s out; everything that decides
+//! lives here. Start with [`Authenticator::builder`].
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod api_key_verifier;
+pub mod apikey;
+mod authenticator;
+pub mod credential;
+pub mod discovery;
+pub mod error;
+mod fetch;
+pub mod jwks;
+pub mod jwt;
+pub mod principal;
+pub mod scope;
+mod secret;
+pub mod store;
+
+#[cfg(feature = "axum")]
+pub mod axum;
+
+pub use api_key_verifier::ApiKeyVerifier;
+pub use authenticator::{AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Mode, Rejection};
+pub use credential::{Credential, Scheme};
+pub use error::{AuthError, Challenges, ErrorResponse};
+pub use fetch::{HttpOptions, check_url};
+pub use jwks::{JwksCache, JwksOptions};
+pub use jwt::{JwtRules, StaticKey, TypPolicy};
+pub use principal::{Principal, PrincipalKind};
+pub use scope::{ScopeRequirement, Scopes};
+pub use secret::Secret;
+pub use store::{ApiKeyRecord, KeyStore, MemoryKeyStore};
+
+/// Re-exported so callers can name algorithms without depending on `jsonwebtoken`.
+pub use jsonwebtoken::Algorithm;
+
+/// A configuration mistake, found when building an [`Authenticator`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An issuer or JWKS URL is unusable.
+    #[error("unusable URL: {0}")]
+    Url(&'static str),
+    /// The same issuer was configured twice.
+    #[error("issuer {0} is configured twice")]
+    DuplicateIssuer(String),
+    /// The realm cannot be put in a challenge.
+    #[error("the realm must be printable ASCII without quotes or backslashes")]
+    Realm,
+    /// The HTTP client could not be created.
+    #[error("the HTTP client could not be created")]
+    HttpClient,
+}

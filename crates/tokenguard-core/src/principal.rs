@@ -1,0 +1,160 @@
+//! [`Principal`]: the verified identity of a caller.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer, ser::SerializeStruct};
+use serde_json::{Map, Value};
+
+use crate::scope::Scopes;
+
+/// How a principal was verified.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PrincipalKind {
+    /// A JWT verified locally (JWKS or a static key).
+    Jwt,
+    /// An opaque token checked with RFC 7662 introspection.
+    Introspected,
+    /// An API key found in a key store.
+    ApiKey,
+}
+
+impl PrincipalKind {
+    /// The kind's name: `jwt`, `introspected` or `api_key`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrincipalKind::Jwt => "jwt",
+            PrincipalKind::Introspected => "introspected",
+            PrincipalKind::ApiKey => "api_key",
+        }
+    }
+}
+
+/// The verified identity of a caller. Cheap to clone (shared).
+///
+/// It serializes to the summary the examples' `/me` returns:
+/// `{"subject","kind","issuer","client_id","scopes","expires_at"}`; the raw
+/// claims are left out and available through [`Principal::claims`].
+#[derive(Clone, PartialEq)]
+pub struct Principal(Arc<Parts>);
+
+/// The fields of a [`Principal`], to build one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Parts {
+    /// Who the principal is: the token's `sub`, or the API key's subject.
+    pub subject: String,
+    /// How it was verified.
+    pub kind: PrincipalKind,
+    /// The issuer that vouched for it, if any.
+    pub issuer: Option<String>,
+    /// The OAuth client the token was issued to (`client_id`, `azp` or `cid`).
+    pub client_id: Option<String>,
+    /// What it may do.
+    pub scopes: Scopes,
+    /// When the credential expires (seconds since the Unix epoch).
+    pub expires_at: Option<u64>,
+    /// The verified claims (for API keys, a small record of the key).
+    pub claims: Map<String, Value>,
+}
+
+impl Principal {
+    /// Builds a principal from its parts.
+    pub fn new(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+
+    /// Who the principal is.
+    pub fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// How it was verified.
+    pub fn kind(&self) -> PrincipalKind {
+        self.0.kind
+    }
+
+    /// The issuer, if any.
+    pub fn issuer(&self) -> Option<&str> {
+        self.0.issuer.as_deref()
+    }
+
+    /// The OAuth client id, if any.
+    pub fn client_id(&self) -> Option<&str> {
+        self.0.client_id.as_deref()
+    }
+
+    /// The granted scopes.
+    pub fn scopes(&self) -> &Scopes {
+        &self.0.scopes
+    }
+
+    /// Whether the principal has `scope` (exact match).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.0.scopes.contains(scope)
+    }
+
+    /// Expiry in seconds since the Unix epoch, if the credential expires.
+    pub fn expires_at(&self) -> Option<u64> {
+        self.0.expires_at
+    }
+
+    /// The verified claims.
+    pub fn claims(&self) -> &Map<String, Value> {
+        &self.0.claims
+    }
+
+    /// All fields.
+    pub fn parts(&self) -> &Parts {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Principal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Claims are left out: they can be large, and custom claims may be sensitive.
+        f.debug_struct("Principal")
+            .field("subject", &self.0.subject)
+            .field("kind", &self.0.kind)
+            .field("issuer", &self.0.issuer)
+            .field("client_id", &self.0.client_id)
+            .field("scopes", &self.0.scopes)
+            .field("expires_at", &self.0.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Serialize for Principal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut state = serializer.serialize_struct("Principal", 6)?;
+        state.serialize_field("subject", &self.0.subject)?;
+        state.serialize_field("kind", &self.0.kind)?;
+        state.serialize_field("issuer", &self.0.issuer)?;
+        state.serialize_field("client_id", &self.0.client_id)?;
+        state.serialize_field("scopes", &self.0.scopes)?;
+        state.serialize_field("expires_at", &self.0.expires_at)?;
+        state.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_to_the_me_summary() {
+        let principal = Principal::new(Parts {
+            subject: "alice".into(),
+            kind: PrincipalKind::ApiKey,
+            issuer: None,
+            client_id: None,
+            scopes: Scopes::from_space_separated("read write"),
+            expires_at: Some(42),
+            claims: Map::new(),
+        });
+        assert_eq!(
+            serde_json::to_value(&principal).unwrap(),
+            serde_json::json!({"subject":"alice","kind":"api_key","issuer":null,"client_id":null,"scopes":["read","write"],"expires_at":42})
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! [`Scopes`]: what a principal may do.
+//!
+//! Scopes are compared as whole tokens: `readonly` never satisfies `read`, and
+//! `read:all` never satisfies `read`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// A set of scope tokens (RFC 6749 §3.3).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Scopes(Arc<[Box<str>]>);
+
+impl Scopes {
+    /// No scopes.
+    pub fn empty() -> Self {
+        Self::default()
+    }
+
+    /// Parses a space-separated `scope` string. Repeated spaces are tolerated;
+    /// duplicates are dropped; order is kept.
+    ///
+    /// ```
+    /// use tokenguard_core::Scopes;
+    ///
+    /// let scopes = Scopes::from_space_separated("read  write read");
+    /// assert!(scopes.contains("read"));
+    /// assert!(!scopes.contains("rea"));
+    /// assert_eq!(scopes.iter().collect::<Vec<_>>(), ["read", "write"]);
+    /// ```
+    pub fn from_space_separated(scope: &str) -> Self {
+        Self::from_iter(scope.split(' '))
+    }
+
+    /// Reads scopes from JWT or introspection claims: `scope` (a space-separated
+    /// string), else `scp` (an array of strings or a space-separated string).
+    ///
+    /// A claim of any other type is an error: a token whose permissions cannot
+    /// be read must not pass as one with no permissions.
+    pub fn from_claims(claims: &Map<String, Value>) -> Result<Self, &'static str> {
+        match (claims.get("scope"), claims.get("scp")) {
+            (Some(Value::String(scope)), _) => Ok(Self::from_space_separated(scope)),
+            (Some(_), _) => Err("the scope claim is not a string"),
+            (None, Some(Value::String(scp))) => Ok(Self::from_space_separated(scp)),
+            (None, Some(Value::Array(items))) => items
+                .iter()
+                .map(|item| item.as_str().ok_or("the scp claim has a non-string entry"))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Self::from_iter),
+            (None, Some(_)) => Err("the scp claim is neither a string nor an array"),
+            (None, None) => Ok(Self::empty()),
+        }
+    }
+
+    /// Whether `scope` is one of the scopes (exact match).
+    pub fn contains(&self, scope: &str) -> bool {
+        self.0.iter().any(|s| &**s == scope)
+    }
+
+    /// Whether every scope in `required` is present.
+    pub fn contains_all<'a>(&self, required: impl IntoIterator<Item = &'a str>) -> bool {
+        required.into_iter().all(|scope| self.contains(scope))
+    }
+
+    /// The scopes, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|s| &**s)
+    }
+
+    /// The number of scopes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no scopes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl<'a> FromIterator<&'a str> for Scopes {
+    fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
+        let mut scopes: Vec<Box<str>> = Vec::new();
+        for scope in iter {
+            if !scope.is_empty() && !scopes.iter().any(|s| &**s == scope) {
+                scopes.push(scope.into());
+            }
+        }
+        Self(scopes.into())
+    }
+}
+
+impl Serialize for Scopes {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl fmt::Debug for Scopes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Whether `scope` is a valid RFC 6749 scope-token
+/// (`1*( %x21 / %x23-5B / %x5D-7E )`), so it can be named in a challenge.
+pub fn is_scope_token(scope: &str) -> bool {
+    !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn exact_token_match_only() {
+        let scopes = Scopes::from_space_separated("readonly read:all");
+        assert!(!scopes.contains("read"));
+        assert!(scopes.contains("readonly"));
+        assert!(scopes.contains_all(["readonly", "read:all"]));
+        assert!(!scopes.contains_all(["readonly", "write"]));
+    }
+
+    #[test]
+    fn scope_string_and_scp_forms() {
+        assert!(Scopes::from_claims(&claims(json!({"scope": "a b"}))).unwrap().contains("b"));
+        assert!(Scopes::from_claims(&claims(json!({"scp": ["a", "b"]}))).unwrap().contains("b"));
+        assert!(Scopes::from_claims(&claims(json!({"scp": "a b"}))).unwrap().contains("b"));
+        assert!(Scopes::from_claims(&claims(json!({}))).unwrap().is_empty());
+        assert!(Scopes::from_claims(&claims(json!({"scope": ["a"]}))).is_err());
+        assert!(Scopes::from_claims(&claims(json!({"scp": [1]}))).is_err());
+        assert!(Scopes::from_claims(&claims(json!({"scp": 1}))).is_err());
+    }
+
+    #[test]
+    fn scope_token_grammar() {
+        assert!(is_scope_token("read:all"));
+        assert!(!is_scope_token("a b"));
+        assert!(!is_scope_token("a\"b"));
+        assert!(!is_scope_token(""));
+    }
+}
+
+/// The scopes a route requires, all of them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopeRequirement {
+    all_of: Scopes,
+    display: Box<str>,
+}
+
+impl ScopeRequirement {
+    /// Requires every scope of the space-separated `scopes`.
+    ///
+    /// # Panics
+    ///
+    /// If `scopes` holds no scope or a character not allowed in a scope token
+    /// (a programming error, found when the route is built).
+    pub fn new(scopes: &str) -> Self {
+        let all_of = Scopes::from_space_separated(scopes);
+        assert!(
+            !all_of.is_empty() && all_of.iter().all(is_scope_token),
+            "a required scope must be a non-empty RFC 6749 scope token"
+        );
+        let display = all_of.iter().collect::<Vec<_>>().join(" ").into_boxed_str();
+        Self { all_of, display }
+    }
+
+    /// Checks a request's principal: none → 401, missing a scope → 403.
+    pub fn check(&self, principal: Option<&crate::Principal>) -> Result<(), crate::AuthError> {
+        match principal {
+            None => Err(crate::AuthError::MissingCredentials),
+            Some(principal) if principal.scopes().contains_all(self.all_of.iter()) => Ok(()),
+            Some(_) => Err(crate::AuthError::InsufficientScope { required: self.display.to_string().into() }),
+        }
+    }
+}

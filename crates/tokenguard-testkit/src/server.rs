@@ -1,0 +1,79 @@
+//! The issuer's HTTP endpoints.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::{Fault, Shared, lock};
+
+pub(crate) fn spawn(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, JoinHandle<()>) {
+    let router = Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/jwks", get(jwks))
+        .with_state(shared);
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    (shutdown, task)
+}
+
+async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
+    shared.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    let issuer = &shared.issuer;
+    let document = json!({
+        "issuer": issuer,
+        "jwks_uri": format!("{issuer}/jwks"),
+        "token_endpoint": format!("{issuer}/token"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA"],
+    });
+    answer(&shared, document, None).await
+}
+
+async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
+    shared.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    let mut keys: Vec<Value> = lock(&shared.keys).iter().map(|key| key.jwk()).collect();
+    keys.extend(lock(&shared.extra_jwks).iter().cloned());
+    let cache_control = lock(&shared.cache_control).clone();
+    answer(&shared, json!({ "keys": keys }), cache_control).await
+}
+
+async fn answer(shared: &Shared, document: Value, cache_control: Option<String>) -> Response {
+    let fault = lock(&shared.fault).clone();
+    match fault {
+        Fault::None => {}
+        Fault::Status(status) => {
+            return StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+        }
+        Fault::Html => {
+            return ([(header::CONTENT_TYPE, "text/html")], "<html><body>Maintenance</body></html>").into_response();
+        }
+        Fault::Garbage => return ([(header::CONTENT_TYPE, "application/json")], "{\"keys\": [").into_response(),
+        Fault::Slow(delay) => tokio::time::sleep(delay).await,
+        Fault::Oversized(bytes) => {
+            let padding = "x".repeat(bytes);
+            return axum::Json(json!({ "keys": [], "padding": padding })).into_response();
+        }
+    }
+    let mut response = axum::Json(document).into_response();
+    if let Some(value) = cache_control.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().insert(header::CACHE_CONTROL, value);
+    }
+    response
+}

@@ -1,0 +1,88 @@
+//! [`AuthLayer`] and its service [`Auth`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use http_body_util::Either;
+use tokenguard_core::{AuthContext, Authenticator, Mode};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::{AuthBody, error_body};
+
+/// Authenticates requests before they reach the inner service.
+///
+/// On success the [`Principal`](crate::Principal) and an
+/// [`AuthContext`] are inserted into the request extensions. On failure the
+/// inner service is not called and the client gets the RFC 6750 answer.
+#[derive(Clone, Debug)]
+pub struct AuthLayer {
+    authenticator: Authenticator,
+    mode: Mode,
+}
+
+impl AuthLayer {
+    /// Requests without credentials are refused with 401.
+    pub fn required(authenticator: Authenticator) -> Self {
+        Self { authenticator, mode: Mode::Required }
+    }
+
+    /// Requests without credentials pass anonymously; invalid credentials are
+    /// still refused (never silently anonymous).
+    pub fn optional(authenticator: Authenticator) -> Self {
+        Self { authenticator, mode: Mode::Optional }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Auth<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth { inner, authenticator: self.authenticator.clone(), mode: self.mode }
+    }
+}
+
+/// The service made by [`AuthLayer`].
+#[derive(Clone, Debug)]
+pub struct Auth<S> {
+    inner: S,
+    authenticator: Authenticator,
+    mode: Mode,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+{
+    type Response = Response<AuthBody<ResBody>>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The clone that was driven to readiness is the one we must call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let authenticator = self.authenticator.clone();
+        let mode = self.mode;
+        Box::pin(async move {
+            let scheme = match authenticator.authenticate(request.headers(), mode).await {
+                Ok(Some(authenticated)) => {
+                    request.extensions_mut().insert(authenticated.principal);
+                    Some(authenticated.scheme)
+                }
+                Ok(None) => None,
+                Err(rejection) => return Ok(authenticator.render(&rejection).into_http(error_body)),
+            };
+            request.extensions_mut().insert(AuthContext::new(authenticator, scheme));
+            inner.call(request).await.map(|response| response.map(Either::Left))
+        })
+    }
+}

@@ -1,0 +1,48 @@
+//! tower middleware and axum extractors for tokenguard.
+//!
+//! - [`AuthLayer`]: authenticates every request with a core
+//!   [`Authenticator`], puts the [`Principal`] into the request extensions and
+//!   answers failures per RFC 6750. Works with any tower service taking an
+//!   `http::Request`; axum is the common case.
+//! - [`RequireScope`]: a per-route guard answering 403 `insufficient_scope`.
+//! - Extractors: [`Principal`], `Option<Principal>` and [`Claims<T>`].
+//!
+//! ```no_run
+//! use axum::{Json, Router, routing::get};
+//! use tokenguard_core::{Authenticator, JwtRules, JwksOptions};
+//! use tokenguard_tower::{AuthLayer, Principal, RequireScope};
+//!
+//! async fn me(principal: Principal) -> Json<Principal> {
+//!     Json(principal)
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let authenticator = Authenticator::builder()
+//!     .oidc_issuer(JwtRules::new("https://idp.example/realms/demo", ["my-api"]), JwksOptions::default())
+//!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/recordings", get(|| async { "[]" }).layer(RequireScope::new("read")))
+//!     .route("/me", get(me))
+//!     .layer(AuthLayer::required(authenticator));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod auth;
+mod require_scope;
+
+pub use auth::{Auth, AuthLayer};
+pub use require_scope::{RequireScope, RequireScopeService, ResponseFuture as RequireScopeFuture};
+pub use tokenguard_core::axum::{Claims, PrincipalRejection};
+pub use tokenguard_core::{AuthContext, Authenticator, Mode, Principal};
+
+/// The response body of tokenguard's services: the inner service's body, or
+/// the JSON body of an error answered by tokenguard.
+pub type AuthBody<B> = http_body_util::Either<B, http_body_util::Full<bytes::Bytes>>;
+
+fn error_body<B>(json: bytes::Bytes) -> AuthBody<B> {
+    http_body_util::Either::Right(http_body_util::Full::new(json))
+}

@@ -1,0 +1,119 @@
+//! [`RequireScope`]: a per-route scope guard.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::{Request, Response, StatusCode};
+use http_body_util::Either;
+use tokenguard_core::{AuthContext, Principal, ScopeRequirement};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::{AuthBody, error_body};
+
+/// Lets a request through only if its principal has every required scope:
+/// anonymous → 401, missing a scope → 403 `insufficient_scope` naming it.
+///
+/// Place it inside an [`AuthLayer`](crate::AuthLayer) (in axum: on the
+/// route, with the `AuthLayer` on the router).
+#[derive(Clone, Debug)]
+pub struct RequireScope {
+    requirement: ScopeRequirement,
+}
+
+impl RequireScope {
+    /// Requires every scope of the space-separated `scopes`.
+    ///
+    /// # Panics
+    ///
+    /// If `scopes` is empty or not made of RFC 6749 scope tokens.
+    pub fn new(scopes: &str) -> Self {
+        Self { requirement: ScopeRequirement::new(scopes) }
+    }
+}
+
+impl<S> Layer<S> for RequireScope {
+    type Service = RequireScopeService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequireScopeService { inner, requirement: self.requirement.clone() }
+    }
+}
+
+/// The service made by [`RequireScope`].
+#[derive(Clone, Debug)]
+pub struct RequireScopeService<S> {
+    inner: S,
+    requirement: ScopeRequirement,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopeService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<AuthBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let Some(context) = request.extensions().get::<AuthContext>() else {
+            let mut response = Response::new(error_body(bytes::Bytes::from_static(
+                b"tokenguard: RequireScope needs an AuthLayer in front of it",
+            )));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            return ResponseFuture::rejected(response);
+        };
+        match self.requirement.check(request.extensions().get::<Principal>()) {
+            Ok(()) => ResponseFuture::inner(self.inner.call(request)),
+            Err(error) => ResponseFuture::rejected(context.reject(error).into_http(error_body)),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// Response future of [`RequireScopeService`].
+    pub struct ResponseFuture<F, B> {
+        #[pin]
+        state: State<F, B>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, B> {
+        Inner { #[pin] future: F },
+        Rejected { response: Option<Response<AuthBody<B>>> },
+    }
+}
+
+impl<F, B> ResponseFuture<F, B> {
+    fn inner(future: F) -> Self {
+        Self { state: State::Inner { future } }
+    }
+
+    fn rejected(response: Response<AuthBody<B>>) -> Self {
+        Self { state: State::Rejected { response: Some(response) } }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F, B>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<AuthBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { future } => future.poll(cx).map_ok(|response| response.map(Either::Left)),
+            StateProj::Rejected { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => Poll::Pending,
+            },
+        }
+    }
+}

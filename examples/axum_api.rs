@@ -1,0 +1,86 @@
+//! The tokenguard example API on axum: the whole of CONTRACT.md.
+//!
+//! ```text
+//! cargo run --example axum_api
+//! ```
+
+#[path = "common/mod.rs"]
+mod common;
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use tokenguard::Principal;
+use tokenguard::tower::{AuthLayer, RequireScope};
+
+use common::{Config, Recordings};
+
+#[tokio::main]
+async fn main() {
+    common::init_tracing();
+    if let Err(message) = run().await {
+        eprintln!("error: {message}");
+        std::process::exit(2);
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let config = Config::from_env()?;
+    let setup = common::setup(&config).await?;
+    let authenticator = setup.authenticator;
+    let recordings = Arc::new(Recordings::default());
+
+    let protected = Router::new()
+        .route("/me", get(me))
+        .route(
+            "/recordings",
+            get(list_recordings).route_layer(RequireScope::new("read")).merge(
+                axum::routing::post(create_recording).route_layer(RequireScope::new("write")),
+            ),
+        )
+        .route("/admin", get(admin).route_layer(RequireScope::new("admin")))
+        .route_layer(AuthLayer::required(authenticator.clone()));
+    let optional = Router::new()
+        .route("/greeting", get(greeting))
+        .route_layer(AuthLayer::optional(authenticator));
+    let app = Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .merge(protected)
+        .merge(optional)
+        .with_state(recordings);
+
+    let listener = tokio::net::TcpListener::bind(&config.bind)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    common::announce(addr, setup.dev.as_ref());
+    axum::serve(listener, app).await.map_err(|e| e.to_string())
+}
+
+async fn me(principal: Principal) -> Json<Principal> {
+    Json(principal)
+}
+
+async fn list_recordings(State(recordings): State<Arc<Recordings>>) -> Json<Value> {
+    Json(recordings.list())
+}
+
+async fn create_recording(State(recordings): State<Arc<Recordings>>, body: Bytes) -> (StatusCode, Json<Value>) {
+    match recordings.create(&body) {
+        Ok(created) => (StatusCode::CREATED, Json(created)),
+        Err(error) => (StatusCode::BAD_REQUEST, Json(error)),
+    }
+}
+
+async fn admin() -> Json<Value> {
+    Json(json!({ "status": "ok", "admin": true }))
+}
+
+async fn greeting(principal: Option<Principal>) -> Json<Value> {
+    Json(json!({ "subject": principal.as_ref().map(Principal::subject) }))
+}

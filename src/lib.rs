@@ -1,0 +1,37 @@
+//! # tokenguard
+//!
+//! Put one layer on your router and know, in every handler, who is calling and
+//! what they may do. tokenguard accepts API keys (`Token token=KEY`,
+//! `Token KEY`, `Bearer KEY`) and OAuth 2.0 / OpenID Connect access tokens
+//! (JWTs verified against the issuer's JWKS), and answers failures as
+//! RFC 6750 says.
+//!
+//! This crate re-exports [`tokenguard_core`] and, with the default `tower`
+//! feature, the tower/axum adapter as [`tower`].
+//!
+//! ```no_run
+//! use axum::{Json, Router, routing::get};
+//! use tokenguard::tower::{AuthLayer, RequireScope};
+//! use tokenguard::{Authenticator, JwksOptions, JwtRules, Principal};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let authenticator = Authenticator::builder()
+//!     .oidc_issuer(JwtRules::new("https://idp.example/realms/demo", ["my-api"]), JwksOptions::default())
+//!     .build()?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(|principal: Principal| async move { Json(principal) }))
+//!     .route("/admin", get(|| async { "hello, admin" }).layer(RequireScope::new("admin")))
+//!     .layer(AuthLayer::required(authenticator));
+//! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:3000").await?, app).await?;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub use tokenguard_core::*;
+
+/// The tower layer, scope guard and axum extractors.
+#[cfg(feature = "tower")]
+pub mod tower {
+    pub use tokenguard_tower::*;
+}
