@@ -39,9 +39,11 @@ async fn run() -> Result<(), String> {
         .route("/me", get(me))
         .route(
             "/recordings",
-            get(list_recordings).route_layer(RequireScope::new("read")).merge(
-                axum::routing::post(create_recording).route_layer(RequireScope::new("write")),
-            ),
+            get(list_recordings)
+                .route_layer(RequireScope::new("read"))
+                .merge(
+                    axum::routing::post(create_recording).route_layer(RequireScope::new("write")),
+                ),
         )
         .route("/admin", get(admin).route_layer(RequireScope::new("admin")))
         .route_layer(AuthLayer::required(authenticator.clone()));
@@ -70,7 +72,10 @@ async fn list_recordings(State(recordings): State<Arc<Recordings>>) -> Json<Valu
     Json(recordings.list())
 }
 
-async fn create_recording(State(recordings): State<Arc<Recordings>>, body: Bytes) -> (StatusCode, Json<Value>) {
+async fn create_recording(
+    State(recordings): State<Arc<Recordings>>,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
     match recordings.create(&body) {
         Ok(created) => (StatusCode::CREATED, Json(created)),
         Err(error) => (StatusCode::BAD_REQUEST, Json(error)),

@@ -22,7 +22,10 @@ impl ApiKeyVerifier {
     /// Keys with `prefix` are checked for format and checksum; other keys
     /// (legacy, imported) are looked up by digest only.
     pub fn new(store: Arc<dyn KeyStore>, prefix: impl Into<Arc<str>>) -> Self {
-        Self { store, prefix: prefix.into() }
+        Self {
+            store,
+            prefix: prefix.into(),
+        }
     }
 
     /// The prefix of this deployment's keys.
@@ -43,7 +46,10 @@ impl ApiKeyVerifier {
         let digest = KeyDigest::of(key);
         let record = self.store.find_by_digest(&digest).await.map_err(|error| {
             tracing::warn!(%error, "API key store unavailable");
-            AuthError::Unavailable { reason: "the key store is unavailable", retry_after: Duration::from_secs(5) }
+            AuthError::Unavailable {
+                reason: "the key store is unavailable",
+                retry_after: Duration::from_secs(5),
+            }
         })?;
         let Some(record) = record else {
             return Err(AuthError::InvalidToken("unknown API key"));
@@ -52,7 +58,10 @@ impl ApiKeyVerifier {
             tracing::debug!(key_id = %record.id, "revoked API key presented");
             return Err(AuthError::InvalidToken("API key revoked"));
         }
-        if record.expires_at.is_some_and(|expires_at| now() >= expires_at) {
+        if record
+            .expires_at
+            .is_some_and(|expires_at| now() >= expires_at)
+        {
             return Err(AuthError::InvalidToken("API key expired"));
         }
         let mut claims = Map::new();

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 
+use crate::ConfigError;
 use crate::api_key_verifier::ApiKeyVerifier;
 use crate::credential::{self, Credential, Scheme};
 use crate::error::{AuthError, Challenges, ErrorResponse};
@@ -17,7 +18,6 @@ use crate::jwks::{JwksCache, JwksOptions, JwksSource};
 use crate::jwt::jose::{self, MAX_TOKEN_BYTES};
 use crate::jwt::{self, JwtRules, StaticKey, VerificationKey};
 use crate::principal::Principal;
-use crate::ConfigError;
 
 /// Whether a request without credentials may pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -78,8 +78,13 @@ impl Authenticator {
     /// Authenticates a request from its headers.
     ///
     /// `Ok(None)` means anonymous (no credentials, [`Mode::Optional`]).
-    pub async fn authenticate(&self, headers: &HeaderMap, mode: Mode) -> Result<Option<Authenticated>, Rejection> {
-        self.authenticate_extracted(credential::extract(headers), mode).await
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        mode: Mode,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        self.authenticate_extracted(credential::extract(headers), mode)
+            .await
     }
 
     /// Like [`Authenticator::authenticate`], from the raw values of every
@@ -89,7 +94,8 @@ impl Authenticator {
         values: impl IntoIterator<Item = &'a [u8]>,
         mode: Mode,
     ) -> Result<Option<Authenticated>, Rejection> {
-        self.authenticate_extracted(credential::from_authorization_values(values), mode).await
+        self.authenticate_extracted(credential::from_authorization_values(values), mode)
+            .await
     }
 
     async fn authenticate_extracted(
@@ -100,17 +106,34 @@ impl Authenticator {
         let credential = match extracted {
             Ok(Some(credential)) => credential,
             Ok(None) if mode == Mode::Optional => return Ok(None),
-            Ok(None) => return Err(Rejection { error: AuthError::MissingCredentials, scheme: None }),
+            Ok(None) => {
+                return Err(Rejection {
+                    error: AuthError::MissingCredentials,
+                    scheme: None,
+                });
+            }
             Err(error) => {
-                tracing::debug!(reason = error.description(), "malformed Authorization header");
-                return Err(Rejection { error, scheme: None });
+                tracing::debug!(
+                    reason = error.description(),
+                    "malformed Authorization header"
+                );
+                return Err(Rejection {
+                    error,
+                    scheme: None,
+                });
             }
         };
         match self.verify(credential).await {
-            Ok(principal) => Ok(Some(Authenticated { principal, scheme: credential.scheme() })),
+            Ok(principal) => Ok(Some(Authenticated {
+                principal,
+                scheme: credential.scheme(),
+            })),
             Err(error) => {
                 tracing::debug!(scheme = %credential.scheme(), reason = error.description(), "credential rejected");
-                Err(Rejection { error, scheme: Some(credential.scheme()) })
+                Err(Rejection {
+                    error,
+                    scheme: Some(credential.scheme()),
+                })
             }
         }
     }
@@ -133,13 +156,17 @@ impl Authenticator {
     async fn verify_jwt(&self, token: &str) -> Result<Principal, AuthError> {
         let jwt = jose::parse(token)?;
         let issuer = match jwt.claims.get("iss") {
-            Some(serde_json::Value::String(iss)) => self.inner.issuers.iter().find(|i| i.rules.issuer() == iss),
+            Some(serde_json::Value::String(iss)) => {
+                self.inner.issuers.iter().find(|i| i.rules.issuer() == iss)
+            }
             _ => return Err(AuthError::InvalidToken("missing issuer")),
         }
         .ok_or(AuthError::InvalidToken("untrusted issuer"))?;
         match &issuer.keys {
             IssuerKeys::Jwks(cache) => {
-                let key = cache.key_for(jwt.header.kid.as_deref(), jwt.header.alg).await?;
+                let key = cache
+                    .key_for(jwt.header.kid.as_deref(), jwt.header.alg)
+                    .await?;
                 jwt::verify(&jwt, &key, &issuer.rules)
             }
             IssuerKeys::Static(keys) => {
@@ -155,7 +182,9 @@ impl Authenticator {
 
     /// Renders a rejection with this authenticator's challenges.
     pub fn render(&self, rejection: &Rejection) -> ErrorResponse {
-        rejection.error.to_response(&self.inner.challenges, rejection.scheme)
+        rejection
+            .error
+            .to_response(&self.inner.challenges, rejection.scheme)
     }
 
     /// The challenges sent with 401 answers.
@@ -175,7 +204,15 @@ impl Authenticator {
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
-            .field("issuers", &self.inner.issuers.iter().map(|i| i.rules.issuer()).collect::<Vec<_>>())
+            .field(
+                "issuers",
+                &self
+                    .inner
+                    .issuers
+                    .iter()
+                    .map(|i| i.rules.issuer())
+                    .collect::<Vec<_>>(),
+            )
             .field("api_keys", &self.inner.api_keys.is_some())
             .finish_non_exhaustive()
     }
@@ -201,7 +238,7 @@ pub struct AuthenticatorBuilder {
 }
 
 enum PendingKeys {
-    Jwks(JwksSource, JwksOptions),
+    Jwks(JwksSource, Box<JwksOptions>),
     Static(Vec<StaticKey>),
 }
 
@@ -209,14 +246,25 @@ impl AuthenticatorBuilder {
     /// Trusts an OpenID Connect issuer whose keys are found by discovery at
     /// `{issuer}/.well-known/openid-configuration`.
     pub fn oidc_issuer(mut self, rules: JwtRules, options: JwksOptions) -> Self {
-        let source = JwksSource::Discovery { issuer: rules.issuer().to_owned() };
-        self.issuers.push((rules, PendingKeys::Jwks(source, options)));
+        let source = JwksSource::Discovery {
+            issuer: rules.issuer().to_owned(),
+        };
+        self.issuers
+            .push((rules, PendingKeys::Jwks(source, Box::new(options))));
         self
     }
 
     /// Trusts an issuer whose keys are published at `jwks_uri` (no discovery).
-    pub fn jwks_issuer(mut self, rules: JwtRules, jwks_uri: reqwest::Url, options: JwksOptions) -> Self {
-        self.issuers.push((rules, PendingKeys::Jwks(JwksSource::Uri(jwks_uri), options)));
+    pub fn jwks_issuer(
+        mut self,
+        rules: JwtRules,
+        jwks_uri: reqwest::Url,
+        options: JwksOptions,
+    ) -> Self {
+        self.issuers.push((
+            rules,
+            PendingKeys::Jwks(JwksSource::Uri(jwks_uri), Box::new(options)),
+        ));
         self
     }
 
@@ -253,13 +301,20 @@ impl AuthenticatorBuilder {
                 return Err(ConfigError::DuplicateIssuer(rules.issuer().to_owned()));
             }
             let keys = match keys {
-                PendingKeys::Jwks(source, options) => IssuerKeys::Jwks(JwksCache::new(source, options)?),
-                PendingKeys::Static(keys) => IssuerKeys::Static(keys.into_iter().map(|key| key.0).collect()),
+                PendingKeys::Jwks(source, options) => {
+                    IssuerKeys::Jwks(JwksCache::new(source, *options)?)
+                }
+                PendingKeys::Static(keys) => {
+                    IssuerKeys::Static(keys.into_iter().map(|key| key.0).collect())
+                }
             };
             issuers.push(Issuer { rules, keys });
         }
         let realm = self.realm.as_deref().unwrap_or("tokenguard");
-        if realm.bytes().any(|b| b == b'"' || b == b'\\' || !(b == b' ' || b.is_ascii_graphic())) {
+        if realm
+            .bytes()
+            .any(|b| b == b'"' || b == b'\\' || !(b == b' ' || b.is_ascii_graphic()))
+        {
             return Err(ConfigError::Realm);
         }
         let mut schemes = Vec::new();
@@ -270,7 +325,11 @@ impl AuthenticatorBuilder {
             schemes.push(Scheme::Token);
         }
         Ok(Authenticator {
-            inner: Arc::new(Inner { issuers, api_keys: self.api_keys, challenges: Challenges::new(realm, &schemes) }),
+            inner: Arc::new(Inner {
+                issuers,
+                api_keys: self.api_keys,
+                challenges: Challenges::new(realm, &schemes),
+            }),
         })
     }
 }
@@ -287,11 +346,17 @@ pub struct AuthContext {
 impl AuthContext {
     /// The context of a request authenticated (or not) by `authenticator`.
     pub fn new(authenticator: Authenticator, scheme: Option<Scheme>) -> Self {
-        Self { authenticator, scheme }
+        Self {
+            authenticator,
+            scheme,
+        }
     }
 
     /// Renders `error` for this request: its challenge names the scheme the client used.
     pub fn reject(&self, error: AuthError) -> ErrorResponse {
-        self.authenticator.render(&Rejection { error, scheme: self.scheme })
+        self.authenticator.render(&Rejection {
+            error,
+            scheme: self.scheme,
+        })
     }
 }

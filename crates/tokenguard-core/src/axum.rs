@@ -34,10 +34,11 @@ impl IntoResponse for PrincipalRejection {
     fn into_response(self) -> Response {
         match self {
             PrincipalRejection::Unauthorized(response) => response.into_response(),
-            PrincipalRejection::MissingLayer => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "tokenguard: no AuthLayer in front of this route")
-                    .into_response()
-            }
+            PrincipalRejection::MissingLayer => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "tokenguard: no AuthLayer in front of this route",
+            )
+                .into_response(),
         }
     }
 }
@@ -66,7 +67,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     type Rejection = PrincipalRejection;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         if parts.extensions.get::<AuthContext>().is_none() {
             return Err(PrincipalRejection::MissingLayer);
         }
@@ -85,9 +89,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
     type Rejection = PrincipalRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal = <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        T::deserialize(principal.claims())
-            .map(Claims)
-            .map_err(|_| reject(parts, AuthError::InvalidToken("the token lacks claims this route needs")))
+        let principal =
+            <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        T::deserialize(principal.claims()).map(Claims).map_err(|_| {
+            reject(
+                parts,
+                AuthError::InvalidToken("the token lacks claims this route needs"),
+            )
+        })
     }
 }

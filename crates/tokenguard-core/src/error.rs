@@ -106,7 +106,8 @@ impl AuthError {
             }
             _ => None,
         };
-        let body = serde_json::json!({ "error": self.code(), "error_description": self.description() });
+        let body =
+            serde_json::json!({ "error": self.code(), "error_description": self.description() });
         ErrorResponse {
             status: self.status(),
             www_authenticate,
@@ -129,6 +130,26 @@ pub struct ErrorResponse {
     pub body: Bytes,
 }
 
+impl ErrorResponse {
+    /// Builds an `http::Response` whose body is made from the JSON bytes by `body`.
+    pub fn into_http<B>(self, body: impl FnOnce(Bytes) -> B) -> http::Response<B> {
+        let mut response = http::Response::new(body(self.body));
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        for challenge in self.www_authenticate {
+            headers.append(http::header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(retry_after) = self.retry_after {
+            headers.insert(http::header::RETRY_AFTER, retry_after);
+        }
+        response
+    }
+}
+
 /// The challenges this deployment sends: its realm and enabled schemes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenges {
@@ -145,14 +166,19 @@ impl Challenges {
     /// (a configuration error caught at start-up).
     pub fn new(realm: &str, schemes: &[Scheme]) -> Self {
         assert!(
-            realm.bytes().all(|b| b == b' ' || (b.is_ascii_graphic() && b != b'"' && b != b'\\')),
+            realm
+                .bytes()
+                .all(|b| b == b' ' || (b.is_ascii_graphic() && b != b'"' && b != b'\\')),
             "realm must be printable ASCII without quotes or backslashes"
         );
         let plain = schemes
             .iter()
             .map(|scheme| quoted_header(&format!("{scheme} realm=\"{realm}\"")))
             .collect();
-        Self { realm: realm.into(), plain }
+        Self {
+            realm: realm.into(),
+            plain,
+        }
     }
 
     /// The realm.
@@ -202,7 +228,13 @@ mod tests {
     fn missing_credentials_lists_every_scheme_without_error() {
         let response = AuthError::MissingCredentials.to_response(&challenges(), None);
         assert_eq!(response.status, 401);
-        assert_eq!(response.www_authenticate, [r#"Bearer realm="tokenguard""#, r#"Token realm="tokenguard""#]);
+        assert_eq!(
+            response.www_authenticate,
+            [
+                r#"Bearer realm="tokenguard""#,
+                r#"Token realm="tokenguard""#
+            ]
+        );
         assert_eq!(
             response.body,
             r#"{"error":"unauthorized","error_description":"authentication is required"}"#
@@ -211,38 +243,28 @@ mod tests {
 
     #[test]
     fn insufficient_scope_names_the_scope_and_the_scheme_used() {
-        let error = AuthError::InsufficientScope { required: "read".into() };
+        let error = AuthError::InsufficientScope {
+            required: "read".into(),
+        };
         let response = error.to_response(&challenges(), Some(Scheme::Token));
         assert_eq!(response.status, 403);
         assert_eq!(
             response.www_authenticate,
-            [r#"Token realm="tokenguard", error="insufficient_scope", error_description="the credential lacks the required scope", scope="read""#]
+            [
+                r#"Token realm="tokenguard", error="insufficient_scope", error_description="the credential lacks the required scope", scope="read""#
+            ]
         );
     }
 
     #[test]
     fn unavailable_has_retry_after_and_no_challenge() {
-        let error = AuthError::Unavailable { reason: "issuer unavailable", retry_after: Duration::from_millis(10) };
+        let error = AuthError::Unavailable {
+            reason: "issuer unavailable",
+            retry_after: Duration::from_millis(10),
+        };
         let response = error.to_response(&challenges(), Some(Scheme::Bearer));
         assert_eq!(response.status, 503);
         assert!(response.www_authenticate.is_empty());
         assert_eq!(response.retry_after, Some(HeaderValue::from_static("1")));
-    }
-}
-
-impl ErrorResponse {
-    /// Builds an `http::Response` whose body is made from the JSON bytes by `body`.
-    pub fn into_http<B>(self, body: impl FnOnce(Bytes) -> B) -> http::Response<B> {
-        let mut response = http::Response::new(body(self.body));
-        *response.status_mut() = self.status;
-        let headers = response.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for challenge in self.www_authenticate {
-            headers.append(http::header::WWW_AUTHENTICATE, challenge);
-        }
-        if let Some(retry_after) = self.retry_after {
-            headers.insert(http::header::RETRY_AFTER, retry_after);
-        }
-        response
     }
 }

@@ -25,7 +25,9 @@ pub mod store;
 pub mod axum;
 
 pub use api_key_verifier::ApiKeyVerifier;
-pub use authenticator::{AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Mode, Rejection};
+pub use authenticator::{
+    AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Mode, Rejection,
+};
 pub use credential::{Credential, Scheme};
 pub use error::{AuthError, Challenges, ErrorResponse};
 pub use fetch::{HttpOptions, check_url};

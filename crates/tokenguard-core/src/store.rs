@@ -70,7 +70,10 @@ fn poisoned<T>(_: T) -> StoreError {
 impl KeyStore for MemoryKeyStore {
     async fn find_by_digest(&self, digest: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
         let records = self.records.read().map_err(poisoned)?;
-        Ok(records.get(digest).filter(|record| record.digest.ct_eq(digest)).cloned())
+        Ok(records
+            .get(digest)
+            .filter(|record| record.digest.ct_eq(digest))
+            .cloned())
     }
 
     async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
@@ -83,7 +86,13 @@ impl KeyStore for MemoryKeyStore {
     }
 
     async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        let mut records: Vec<_> = self.records.read().map_err(poisoned)?.values().cloned().collect();
+        let mut records: Vec<_> = self
+            .records
+            .read()
+            .map_err(poisoned)?
+            .values()
+            .cloned()
+            .collect();
         records.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(records)
     }
@@ -91,6 +100,8 @@ impl KeyStore for MemoryKeyStore {
     async fn revoke(&self, id: &str, at: u64) -> Result<bool, StoreError> {
         let mut records = self.records.write().map_err(poisoned)?;
         let record = records.values_mut().find(|record| record.id == id);
-        Ok(record.map(|record| record.revoked_at = Some(record.revoked_at.unwrap_or(at))).is_some())
+        Ok(record
+            .map(|record| record.revoked_at = Some(record.revoked_at.unwrap_or(at)))
+            .is_some())
     }
 }

@@ -55,7 +55,12 @@ pub fn parse(token: &str) -> Result<ParsedJwt<'_>, AuthError> {
     }
     let header = decode_object(header_b64)?;
     let claims = decode_object(payload_b64)?;
-    Ok(ParsedJwt { header: read_header(&header)?, claims, signing_input, signature })
+    Ok(ParsedJwt {
+        header: read_header(&header)?,
+        claims,
+        signing_input,
+        signature,
+    })
 }
 
 /// Decodes the claims of a token without verifying anything, to pick the
@@ -122,7 +127,11 @@ mod tests {
 
     #[test]
     fn parses_header_and_claims() {
-        let token = format!("{}.{}.c2ln", b64(r#"{"alg":"RS256","kid":"k1","typ":"at+jwt","jku":"https://evil"}"#), b64(r#"{"sub":"a"}"#));
+        let token = format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"RS256","kid":"k1","typ":"at+jwt","jku":"https://evil"}"#),
+            b64(r#"{"sub":"a"}"#)
+        );
         let parsed = parse(&token).unwrap();
         assert_eq!(parsed.header.alg, Algorithm::RS256);
         assert_eq!(parsed.header.kid.as_deref(), Some("k1"));
@@ -143,11 +152,17 @@ mod tests {
             r#"["alg"]"#,
         ] {
             let token = format!("{}.{claims}.c2ln", b64(header));
-            assert!(matches!(parse(&token), Err(AuthError::InvalidToken(_))), "{header}");
+            assert!(
+                matches!(parse(&token), Err(AuthError::InvalidToken(_))),
+                "{header}"
+            );
         }
         for token in ["a.b", "a.b.c.d", "e30=.e30.c2ln", "%%.e30.c2ln"] {
             assert!(parse(token).is_err(), "{token}");
         }
-        assert_eq!(parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(), AuthError::InvalidToken("token too large"));
+        assert_eq!(
+            parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(),
+            AuthError::InvalidToken("token too large")
+        );
     }
 }

@@ -1,0 +1,175 @@
+//! The JWKS cache against a real local issuer, in process: bounds, timeouts,
+//! `Cache-Control`, stale-if-error.
+
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
+use tokenguard_core::{AuthError, Authenticator, HttpOptions, JwksOptions, JwtRules, Mode};
+use tokenguard_testkit::{DEFAULT_AUDIENCE, Fault, TestIssuer};
+
+fn authenticator(issuer: &TestIssuer, options: JwksOptions) -> Authenticator {
+    Authenticator::builder()
+        .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), options)
+        .build()
+        .expect("valid configuration")
+}
+
+async fn verify(authenticator: &Authenticator, token: &str) -> Result<String, AuthError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    match authenticator.authenticate(&headers, Mode::Required).await {
+        Ok(Some(authenticated)) => Ok(authenticated.principal.subject().to_owned()),
+        Ok(None) => unreachable!("credentials were sent"),
+        Err(rejection) => Err(rejection.error),
+    }
+}
+
+#[tokio::test]
+async fn ten_thousand_random_kids_cost_at_most_two_fetches() {
+    let issuer = TestIssuer::start().await;
+    let authenticator = authenticator(&issuer, JwksOptions::default());
+    assert_eq!(
+        verify(&authenticator, &issuer.token().sign())
+            .await
+            .as_deref(),
+        Ok("alice")
+    );
+    let template = issuer.token().sign();
+    let (_, payload_and_signature) = template.split_once('.').unwrap();
+    for n in 0..10_000 {
+        // Only the header changes: the signature no longer matches, but the
+        // kid must be looked up first, which is what a flood attacks.
+        let header = base64_url(&format!(r#"{{"alg":"RS256","kid":"junk-{n}"}}"#));
+        let token = format!("{header}.{payload_and_signature}");
+        assert_eq!(
+            verify(&authenticator, &token).await,
+            Err(AuthError::InvalidToken("unknown signing key"))
+        );
+    }
+    assert!(
+        issuer.jwks_fetches() <= 2,
+        "{} fetches",
+        issuer.jwks_fetches()
+    );
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+#[tokio::test]
+async fn a_slow_issuer_times_out_into_503() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_fault(Fault::Slow(Duration::from_secs(10)));
+    let options = JwksOptions {
+        http: HttpOptions {
+            timeout: Duration::from_millis(300),
+            ..HttpOptions::default()
+        },
+        ..JwksOptions::default()
+    };
+    let authenticator = authenticator(&issuer, options);
+    match verify(&authenticator, &issuer.token().sign()).await {
+        Err(AuthError::Unavailable { retry_after, .. }) => {
+            assert!(retry_after <= Duration::from_secs(5))
+        }
+        other => panic!("expected 503, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn cache_control_max_age_is_honoured_within_bounds() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_cache_control(Some("public, max-age=1"));
+    let options = JwksOptions {
+        min_ttl: Duration::ZERO,
+        ..JwksOptions::default()
+    };
+    let authenticator = authenticator(&issuer, options);
+    let token = issuer.token().sign();
+    assert!(verify(&authenticator, &token).await.is_ok());
+    assert_eq!(issuer.jwks_fetches(), 1);
+    // The keys expire after one second: the next use refetches them.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while issuer.jwks_fetches() < 2 && std::time::Instant::now() < deadline {
+        assert!(verify(&authenticator, &token).await.is_ok());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(issuer.jwks_fetches(), 2);
+
+    // With the default bounds, max-age=1 is raised to the 30 s minimum.
+    let issuer = TestIssuer::start().await;
+    issuer.set_cache_control(Some("max-age=1"));
+    let authenticator = authenticator_default(&issuer);
+    let token = issuer.token().sign();
+    for _ in 0..20 {
+        assert!(verify(&authenticator, &token).await.is_ok());
+    }
+    assert_eq!(issuer.jwks_fetches(), 1);
+}
+
+fn authenticator_default(issuer: &TestIssuer) -> Authenticator {
+    authenticator(issuer, JwksOptions::default())
+}
+
+#[tokio::test]
+async fn expired_keys_keep_serving_while_the_issuer_fails() {
+    let issuer = TestIssuer::start().await;
+    issuer.set_cache_control(Some("no-store"));
+    let options = JwksOptions {
+        min_ttl: Duration::ZERO,
+        ..JwksOptions::default()
+    };
+    let authenticator = authenticator(&issuer, options);
+    let token = issuer.token().sign();
+    assert!(verify(&authenticator, &token).await.is_ok());
+    issuer.set_fault(Fault::Status(503));
+    // The keys are already stale (no-store); the refresh fails; the stale keys serve.
+    assert_eq!(verify(&authenticator, &token).await.as_deref(), Ok("alice"));
+    assert_eq!(issuer.jwks_fetches(), 2);
+    // During the back-off no further fetch is made.
+    assert!(verify(&authenticator, &token).await.is_ok());
+    assert_eq!(issuer.jwks_fetches(), 2);
+}
+
+#[tokio::test]
+async fn unusable_published_keys_never_verify() {
+    let issuer = TestIssuer::start().await;
+    issuer.publish_raw_jwk(serde_json::json!({"kty": "oct", "kid": "shared", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}));
+    let authenticator = authenticator_default(&issuer);
+    assert!(verify(&authenticator, &issuer.token().sign()).await.is_ok());
+    let hs = issuer
+        .token()
+        .header("kid", "shared")
+        .sign_hs256(b"secret-secret-secret-secret-secret");
+    assert_eq!(
+        verify(&authenticator, &hs).await,
+        Err(AuthError::InvalidToken("unknown signing key"))
+    );
+}
+
+#[tokio::test]
+async fn discovery_must_name_the_configured_issuer() {
+    let issuer = TestIssuer::start().await;
+    // Configured with a trailing slash: the discovery document says otherwise.
+    let authenticator = Authenticator::builder()
+        .oidc_issuer(
+            JwtRules::new(format!("{}/", issuer.issuer()), [DEFAULT_AUDIENCE]),
+            JwksOptions::default(),
+        )
+        .build()
+        .unwrap();
+    let token = issuer
+        .token()
+        .claim("iss", format!("{}/", issuer.issuer()))
+        .sign();
+    assert!(matches!(
+        verify(&authenticator, &token).await,
+        Err(AuthError::Unavailable { .. })
+    ));
+    assert_eq!(issuer.jwks_fetches(), 0);
+}

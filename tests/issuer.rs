@@ -1,0 +1,168 @@
+//! How the examples treat their issuer: key rotation, floods of unknown
+//! `kid`s, an issuer that goes down, answers HTML or garbage.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Server, adapters, error_challenge};
+use futures::future::join_all;
+use serde_json::json;
+use tokenguard_testkit::{Fault, KeyAlg, TestIssuer};
+
+async fn start(issuer: &TestIssuer, adapter: common::Adapter) -> Server {
+    Server::start(adapter, &[("TOKENGUARD_ISSUER", issuer.issuer())]).await
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_keys_are_picked_up_on_first_use() {
+    for adapter in adapters() {
+        println!("adapter: {adapter:?}");
+        let issuer = TestIssuer::start().await;
+        let server = start(&issuer, adapter).await;
+        let old = issuer.token().sign();
+        assert_eq!(server.get("/me", Some(&bearer(&old))).await.status, 200);
+        assert_eq!(issuer.jwks_fetches(), 1);
+
+        let old_kid = issuer.current_kid();
+        issuer.rotate(KeyAlg::Es256);
+        let new = issuer.token().sign();
+        let reply = server.get("/me", Some(&bearer(&new))).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(
+            server.get("/me", Some(&bearer(&old))).await.status,
+            200,
+            "old key still published"
+        );
+        assert_eq!(issuer.jwks_fetches(), 2);
+
+        // A retired key stops verifying once the keys are refreshed. The
+        // refresh cool-down (30 s) keeps this instance on its cached set, so
+        // the old token is still accepted here: the documented staleness bound.
+        issuer.retire(&old_kid);
+        assert_eq!(server.get("/me", Some(&bearer(&old))).await.status, 200);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_random_kids_costs_at_most_one_extra_fetch() {
+    for adapter in adapters() {
+        println!("adapter: {adapter:?}");
+        let issuer = TestIssuer::start().await;
+        let server = start(&issuer, adapter).await;
+        assert_eq!(
+            server
+                .get("/me", Some(&bearer(&issuer.token().sign())))
+                .await
+                .status,
+            200
+        );
+        for n in 0..200 {
+            let token = issuer.token().header("kid", format!("random-{n}")).sign();
+            let reply = server.get("/me", Some(&bearer(&token))).await;
+            assert_eq!(reply.status, 401);
+            assert_eq!(
+                reply.www_authenticate,
+                error_challenge("Bearer", "invalid_token", "unknown signing key")
+            );
+        }
+        assert!(
+            issuer.jwks_fetches() <= 2,
+            "{} JWKS fetches",
+            issuer.jwks_fetches()
+        );
+        assert_eq!(issuer.discovery_fetches(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cold_requests_share_one_fetch() {
+    for adapter in adapters() {
+        println!("adapter: {adapter:?}");
+        let issuer = TestIssuer::start().await;
+        let server = start(&issuer, adapter).await;
+        let token = bearer(&issuer.token().sign());
+        let replies = join_all((0..32).map(|_| server.get("/me", Some(&token)))).await;
+        assert!(replies.iter().all(|reply| reply.status == 200));
+        assert_eq!((issuer.discovery_fetches(), issuer.jwks_fetches()), (1, 1));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_cache_survives_the_issuer_going_down() {
+    for adapter in adapters() {
+        println!("adapter: {adapter:?}");
+        let mut issuer = TestIssuer::start().await;
+        let server = start(&issuer, adapter).await;
+        let token = issuer.token().sign();
+        assert_eq!(server.get("/me", Some(&bearer(&token))).await.status, 200);
+        let minted_later = issuer.token().subject("bob").sign();
+        issuer.stop().await;
+        assert_eq!(server.get("/me", Some(&bearer(&token))).await.status, 200);
+        let reply = server.get("/me", Some(&bearer(&minted_later))).await;
+        assert_eq!(
+            (reply.status, reply.json()["subject"].clone()),
+            (200, json!("bob"))
+        );
+    }
+}
+
+fn assert_unavailable(reply: &common::Reply) {
+    assert_eq!(reply.status, 503, "{}", reply.text);
+    assert!(reply.www_authenticate.is_empty());
+    let retry_after: u64 = reply
+        .retry_after
+        .as_deref()
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After seconds");
+    assert!((1..=5).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(
+        reply.json(),
+        json!({"error": "temporarily_unavailable", "error_description": "the token issuer is unavailable"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_cache_with_the_issuer_down_answers_503() {
+    for adapter in adapters() {
+        println!("adapter: {adapter:?}");
+        let mut issuer = TestIssuer::start().await;
+        let token = issuer.token().sign();
+        issuer.stop().await;
+        let server = start(&issuer, adapter).await;
+        assert_eq!(server.get("/health", None).await.status, 200);
+        assert_unavailable(&server.get("/me", Some(&bearer(&token))).await);
+        // Within the retry back-off nothing is fetched and the answer stays 503.
+        assert_unavailable(&server.get("/recordings", Some(&bearer(&token))).await);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_issuer_answering_html_or_garbage_is_a_503_never_a_500() {
+    for adapter in adapters() {
+        for fault in [
+            Fault::Html,
+            Fault::Garbage,
+            Fault::Status(500),
+            Fault::Oversized(512 * 1024),
+        ] {
+            println!("adapter: {adapter:?}, fault: {fault:?}");
+            let issuer = TestIssuer::start().await;
+            issuer.set_fault(fault.clone());
+            let server = start(&issuer, adapter).await;
+            let token = issuer.token().sign();
+            assert_unavailable(&server.get("/me", Some(&bearer(&token))).await);
+            // Once the issuer recovers and the back-off has passed, tokens verify.
+            issuer.set_fault(Fault::None);
+            let recovered = common::eventually(Duration::from_secs(15), || async {
+                server.get("/me", Some(&bearer(&token))).await.status == 200
+            })
+            .await;
+            assert!(recovered, "{fault:?}: never recovered");
+        }
+    }
+}
