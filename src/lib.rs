@@ -7,7 +7,8 @@
 //! RFC 6750 says.
 //!
 //! This crate re-exports [`tokenguard_core`] and, with the default `tower`
-//! feature, the tower/axum adapter as [`tower`].
+//! feature, the tower/axum adapter as `tower`; with the `actix` feature, the
+//! actix-web adapter as `actix`.
 //!
 //! ```no_run
 //! use axum::{Json, Router, routing::get};
@@ -34,4 +35,10 @@ pub use tokenguard_core::*;
 #[cfg(feature = "tower")]
 pub mod tower {
     pub use tokenguard_tower::*;
+}
+
+/// The actix-web middleware, scope guard and extractors.
+#[cfg(feature = "actix")]
+pub mod actix {
+    pub use tokenguard_actix::*;
 }

@@ -106,7 +106,12 @@ fn check(case: &Case, reply: &Reply) -> Result<(), String> {
 }
 
 async fn run_cases(server: &Server, cases: &[Case]) -> Vec<String> {
+    run_cases_with_replies(server, cases).await.0
+}
+
+async fn run_cases_with_replies(server: &Server, cases: &[Case]) -> (Vec<String>, Vec<Reply>) {
     let mut failures = Vec::new();
+    let mut replies = Vec::new();
     for case in cases {
         let headers: Vec<(&str, &[u8])> = case
             .headers
@@ -119,8 +124,9 @@ async fn run_cases(server: &Server, cases: &[Case]) -> Vec<String> {
         if let Err(problem) = check(case, &reply) {
             failures.push(format!("[{:?}] {}: {problem}", server.adapter, case.name));
         }
+        replies.push(reply);
     }
-    failures
+    (failures, replies)
 }
 
 fn me(
@@ -592,19 +598,18 @@ fn unix_now() -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_route_and_error_row() {
+    let issuer = TestIssuer::start().await;
+    let (cases, mut secrets) = jwt_cases(&issuer);
+    secrets.push(HS256_SECRET.to_owned());
+    let env = [
+        ("TOKENGUARD_ISSUER", issuer.issuer()),
+        ("TOKENGUARD_HS256_SECRET", HS256_SECRET),
+    ];
+    let mut answers: Vec<(common::Adapter, Vec<Reply>)> = Vec::new();
     for adapter in adapters() {
         println!("adapter: {adapter:?}");
-        let issuer = TestIssuer::start().await;
-        let server = Server::start(
-            adapter,
-            &[
-                ("TOKENGUARD_ISSUER", issuer.issuer()),
-                ("TOKENGUARD_HS256_SECRET", HS256_SECRET),
-            ],
-        )
-        .await;
-        let (cases, secrets) = jwt_cases(&issuer);
-        let failures = run_cases(&server, &cases).await;
+        let server = Server::start(adapter, &env).await;
+        let (failures, replies) = run_cases_with_replies(&server, &cases).await;
         assert!(
             failures.is_empty(),
             "{} of {} cases failed:\n{}",
@@ -613,14 +618,32 @@ async fn every_route_and_error_row() {
             failures.join("\n")
         );
         println!("{adapter:?}: {} cases passed", cases.len());
-        let mut secrets = secrets;
-        secrets.push(HS256_SECRET.to_owned());
         let logs = server.logs();
         assert!(
             logs.contains("credential rejected"),
             "the server's debug logs were not captured"
         );
         assert_no_secret(&logs, &secrets, "the server's logs");
+        answers.push((adapter, replies));
+    }
+    // Every adapter answers every case identically (JSON compared as JSON).
+    let Some(((first, reference), others)) = answers.split_first() else {
+        return;
+    };
+    for (adapter, replies) in others {
+        for ((case, a), b) in cases.iter().zip(reference).zip(replies) {
+            let same = (a.status, &a.www_authenticate, &a.retry_after, a.json())
+                == (b.status, &b.www_authenticate, &b.retry_after, b.json());
+            assert!(
+                same,
+                "{}: {first:?} answered {a:?}, {adapter:?} answered {b:?}",
+                case.name
+            );
+        }
+        println!(
+            "{first:?} and {adapter:?} answered all {} cases identically",
+            cases.len()
+        );
     }
 }
 

@@ -15,19 +15,25 @@ use tokio::process::{Child, Command};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {
     Axum,
+    Actix,
 }
 
 impl Adapter {
     pub fn example(self) -> &'static str {
         match self {
             Adapter::Axum => "axum_api",
+            Adapter::Actix => "actix_api",
         }
     }
 }
 
 /// Every adapter built in this test run.
 pub fn adapters() -> Vec<Adapter> {
-    vec![Adapter::Axum]
+    let mut adapters = vec![Adapter::Axum];
+    if cfg!(feature = "actix") {
+        adapters.push(Adapter::Actix);
+    }
+    adapters
 }
 
 /// A running example server. Killed on drop.

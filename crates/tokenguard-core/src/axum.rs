@@ -1,4 +1,4 @@
-//! axum extractors: [`Principal`], `Option<Principal>` and [`Claims`].
+//! axum extractors: [`Principal`], `Option<Principal>` and [`Claims`](crate::Claims).
 //!
 //! They read what the authentication layer (`tokenguard-tower`'s `AuthLayer`)
 //! put into the request extensions. Without that layer they answer 500, as
@@ -12,6 +12,7 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::authenticator::AuthContext;
+use crate::claims::Claims;
 use crate::error::{AuthError, ErrorResponse};
 use crate::principal::Principal;
 
@@ -78,24 +79,12 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     }
 }
 
-/// The principal's verified claims, deserialized into `T`.
-///
-/// If the claims do not fit `T` the request is refused with 401
-/// `invalid_token`: the token does not carry what this route needs.
-#[derive(Debug, Clone)]
-pub struct Claims<T>(pub T);
-
 impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
     type Rejection = PrincipalRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let principal =
             <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
-        T::deserialize(principal.claims()).map(Claims).map_err(|_| {
-            reject(
-                parts,
-                AuthError::InvalidToken("the token lacks claims this route needs"),
-            )
-        })
+        Claims::from_principal(&principal).map_err(|error| reject(parts, error))
     }
 }

@@ -10,6 +10,7 @@
 mod api_key_verifier;
 pub mod apikey;
 mod authenticator;
+mod claims;
 pub mod credential;
 pub mod discovery;
 pub mod error;
@@ -21,6 +22,8 @@ pub mod scope;
 mod secret;
 pub mod store;
 
+#[cfg(feature = "actix")]
+pub mod actix;
 #[cfg(feature = "axum")]
 pub mod axum;
 
@@ -28,6 +31,7 @@ pub use api_key_verifier::ApiKeyVerifier;
 pub use authenticator::{
     AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Mode, Rejection,
 };
+pub use claims::Claims;
 pub use credential::{Credential, Scheme};
 pub use error::{AuthError, Challenges, ErrorResponse};
 pub use fetch::{HttpOptions, check_url};

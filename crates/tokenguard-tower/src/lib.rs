@@ -36,8 +36,8 @@ mod require_scope;
 
 pub use auth::{Auth, AuthLayer};
 pub use require_scope::{RequireScope, RequireScopeService, ResponseFuture as RequireScopeFuture};
-pub use tokenguard_core::axum::{Claims, PrincipalRejection};
-pub use tokenguard_core::{AuthContext, Authenticator, Mode, Principal};
+pub use tokenguard_core::axum::PrincipalRejection;
+pub use tokenguard_core::{AuthContext, Authenticator, Claims, Mode, Principal};
 
 /// The response body of tokenguard's services: the inner service's body, or
 /// the JSON body of an error answered by tokenguard.
