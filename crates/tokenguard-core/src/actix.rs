@@ -1,5 +1,5 @@
 //! actix-web extractors: [`Principal`], `Option<Principal>` and
-//! [`Claims`](crate::Claims), and the conversion of [`ErrorResponse`] into an
+//! [`Claims`], and the conversion of [`ErrorResponse`] into an
 //! actix `HttpResponse`.
 //!
 //! They read what the authentication middleware (`tokenguard-actix`) put

@@ -1,4 +1,4 @@
-//! axum extractors: [`Principal`], `Option<Principal>` and [`Claims`](crate::Claims).
+//! axum extractors: [`Principal`], `Option<Principal>` and [`Claims`].
 //!
 //! They read what the authentication layer (`tokenguard-tower`'s `AuthLayer`)
 //! put into the request extensions. Without that layer they answer 500, as
