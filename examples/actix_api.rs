@@ -34,33 +34,16 @@ async fn run() -> Result<(), String> {
         let required = || Authentication::required(authenticator.clone());
         App::new()
             .app_data(recordings.clone())
-            .route(
-                "/health",
-                web::get().to(|| async { HttpResponse::Ok().json(json!({ "status": "ok" })) }),
-            )
-            .service(
-                web::resource("/me")
-                    .wrap(required())
-                    .route(web::get().to(me)),
-            )
+            .route("/health", web::get().to(|| async { HttpResponse::Ok().json(json!({ "status": "ok" })) }))
+            .service(web::resource("/me").wrap(required()).route(web::get().to(me)))
             .service(
                 web::resource("/recordings")
                     .wrap(required())
-                    .route(
-                        web::get()
-                            .to(list_recordings)
-                            .wrap(RequireScope::new("read")),
-                    )
-                    .route(
-                        web::post()
-                            .to(create_recording)
-                            .wrap(RequireScope::new("write")),
-                    ),
+                    .route(web::get().to(list_recordings).wrap(RequireScope::new("read")))
+                    .route(web::post().to(create_recording).wrap(RequireScope::new("write"))),
             )
             .service(
-                web::resource("/admin")
-                    .wrap(required())
-                    .route(web::get().to(admin).wrap(RequireScope::new("admin"))),
+                web::resource("/admin").wrap(required()).route(web::get().to(admin).wrap(RequireScope::new("admin"))),
             )
             .service(
                 web::resource("/greeting")
@@ -71,11 +54,7 @@ async fn run() -> Result<(), String> {
     .workers(2)
     .bind(&config.bind)
     .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
-    let addr = server
-        .addrs()
-        .first()
-        .copied()
-        .ok_or("no listening address")?;
+    let addr = server.addrs().first().copied().ok_or("no listening address")?;
     let running = server.run();
     common::announce(addr, setup.dev.as_ref());
     running.await.map_err(|e| e.to_string())

@@ -41,15 +41,11 @@ async fn run() -> Result<(), String> {
             "/recordings",
             get(list_recordings)
                 .route_layer(RequireScope::new("read"))
-                .merge(
-                    axum::routing::post(create_recording).route_layer(RequireScope::new("write")),
-                ),
+                .merge(axum::routing::post(create_recording).route_layer(RequireScope::new("write"))),
         )
         .route("/admin", get(admin).route_layer(RequireScope::new("admin")))
         .route_layer(AuthLayer::required(authenticator.clone()));
-    let optional = Router::new()
-        .route("/greeting", get(greeting))
-        .route_layer(AuthLayer::optional(authenticator));
+    let optional = Router::new().route("/greeting", get(greeting)).route_layer(AuthLayer::optional(authenticator));
     let app = Router::new()
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .merge(protected)
@@ -72,10 +68,7 @@ async fn list_recordings(State(recordings): State<Arc<Recordings>>) -> Json<Valu
     Json(recordings.list())
 }
 
-async fn create_recording(
-    State(recordings): State<Arc<Recordings>>,
-    body: Bytes,
-) -> (StatusCode, Json<Value>) {
+async fn create_recording(State(recordings): State<Arc<Recordings>>, body: Bytes) -> (StatusCode, Json<Value>) {
     match recordings.create(&body) {
         Ok(created) => (StatusCode::CREATED, Json(created)),
         Err(error) => (StatusCode::BAD_REQUEST, Json(error)),

@@ -34,21 +34,12 @@ struct Case {
     expect: Expect,
 }
 
-fn case(
-    name: &str,
-    path: &'static str,
-    authorization: Option<String>,
-    status: u16,
-    expect: Expect,
-) -> Case {
+fn case(name: &str, path: &'static str, authorization: Option<String>, status: u16, expect: Expect) -> Case {
     Case {
         name: name.to_owned(),
         method: "GET",
         path,
-        headers: authorization
-            .into_iter()
-            .map(|a| ("authorization", a.into_bytes()))
-            .collect(),
+        headers: authorization.into_iter().map(|a| ("authorization", a.into_bytes())).collect(),
         body: None,
         status,
         expect,
@@ -66,43 +57,29 @@ fn check(case: &Case, reply: &Reply) -> Result<(), String> {
     }
     let (challenge, body) = match &case.expect {
         Expect::Json(body) => (Vec::new(), body.clone()),
-        Expect::Challenge => (
-            plain_challenges(),
-            json!({"error": "unauthorized", "error_description": "authentication is required"}),
-        ),
-        Expect::Error(scheme, code, description) => (
-            error_challenge(scheme, code, description),
-            json!({"error": code, "error_description": description}),
-        ),
+        Expect::Challenge => {
+            (plain_challenges(), json!({"error": "unauthorized", "error_description": "authentication is required"}))
+        }
+        Expect::Error(scheme, code, description) => {
+            (error_challenge(scheme, code, description), json!({"error": code, "error_description": description}))
+        }
         Expect::Scope(scheme, scope) => {
             let description = "the credential lacks the required scope";
             let mut challenge = error_challenge(scheme, "insufficient_scope", description);
             challenge[0].push_str(&format!(r#", scope="{scope}""#));
-            (
-                challenge,
-                json!({"error": "insufficient_scope", "error_description": description}),
-            )
+            (challenge, json!({"error": "insufficient_scope", "error_description": description}))
         }
     };
     if reply.www_authenticate != challenge {
-        problems.push(format!(
-            "WWW-Authenticate {:?} (wanted {challenge:?})",
-            reply.www_authenticate
-        ));
+        problems.push(format!("WWW-Authenticate {:?} (wanted {challenge:?})", reply.www_authenticate));
     }
     if reply.json() != body {
         problems.push(format!("body {} (wanted {body})", reply.text));
     }
-    if !matches!(case.expect, Expect::Json(_))
-        && reply.content_type.as_deref() != Some("application/json")
-    {
+    if !matches!(case.expect, Expect::Json(_)) && reply.content_type.as_deref() != Some("application/json") {
         problems.push(format!("content-type {:?}", reply.content_type));
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
-    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
 }
 
 async fn run_cases(server: &Server, cases: &[Case]) -> Vec<String> {
@@ -113,14 +90,8 @@ async fn run_cases_with_replies(server: &Server, cases: &[Case]) -> (Vec<String>
     let mut failures = Vec::new();
     let mut replies = Vec::new();
     for case in cases {
-        let headers: Vec<(&str, &[u8])> = case
-            .headers
-            .iter()
-            .map(|(n, v)| (*n, v.as_slice()))
-            .collect();
-        let reply = server
-            .request(case.method, case.path, &headers, case.body)
-            .await;
+        let headers: Vec<(&str, &[u8])> = case.headers.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+        let reply = server.request(case.method, case.path, &headers, case.body).await;
         if let Err(problem) = check(case, &reply) {
             failures.push(format!("[{:?}] {}: {problem}", server.adapter, case.name));
         }
@@ -158,38 +129,14 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
     let valid = token("read write admin");
     let invalid = |reason: &'static str| Expect::Error("Bearer", "invalid_token", reason);
     let public_pem = issuer.public_key_pem(&issuer.current_kid()).unwrap();
-    let hs_with_public_key = issuer
-        .token()
-        .header("kid", issuer.current_kid())
-        .sign_hs256(public_pem.as_bytes());
-    let local_hs256 = issuer
-        .token()
-        .claim("iss", "tokenguard-local")
-        .sign_hs256(HS256_SECRET.as_bytes());
+    let hs_with_public_key = issuer.token().header("kid", issuer.current_kid()).sign_hs256(public_pem.as_bytes());
+    let local_hs256 = issuer.token().claim("iss", "tokenguard-local").sign_hs256(HS256_SECRET.as_bytes());
     let all = ["read", "write", "admin"];
     let mut cases = vec![
-        case(
-            "health needs nothing",
-            "/health",
-            None,
-            200,
-            Expect::Json(json!({"status": "ok"})),
-        ),
+        case("health needs nothing", "/health", None, 200, Expect::Json(json!({"status": "ok"}))),
         case("no credentials", "/me", None, 401, Expect::Challenge),
-        case(
-            "basic is not ours",
-            "/me",
-            Some("Basic dXNlcjpwYXNz".into()),
-            401,
-            Expect::Challenge,
-        ),
-        case(
-            "query-string token is ignored",
-            "/me",
-            None,
-            401,
-            Expect::Challenge,
-        ),
+        case("basic is not ours", "/me", Some("Basic dXNlcjpwYXNz".into()), 401, Expect::Challenge),
+        case("query-string token is ignored", "/me", None, 401, Expect::Challenge),
         case(
             "empty bearer",
             "/me",
@@ -202,71 +149,36 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
             "/me",
             Some(format!("Bearer {valid} x")),
             400,
-            Expect::Error(
-                "Bearer",
-                "invalid_request",
-                "unexpected fields after the token",
-            ),
+            Expect::Error("Bearer", "invalid_request", "unexpected fields after the token"),
         ),
         case(
             "bearer with illegal characters",
             "/me",
             Some("Bearer a,b".into()),
             400,
-            Expect::Error(
-                "Bearer",
-                "invalid_request",
-                "token contains illegal characters",
-            ),
+            Expect::Error("Bearer", "invalid_request", "token contains illegal characters"),
         ),
         case(
             "valid token",
             "/me",
             bearer(&valid),
             200,
-            me(
-                "alice",
-                "jwt",
-                Some(&iss),
-                Some("testkit-client"),
-                &all,
-                Some(exp),
-            ),
+            me("alice", "jwt", Some(&iss), Some("testkit-client"), &all, Some(exp)),
         ),
         case(
             "scheme is case-insensitive",
             "/me",
             Some(format!("bEaReR {valid}")),
             200,
-            me(
-                "alice",
-                "jwt",
-                Some(&iss),
-                Some("testkit-client"),
-                &all,
-                Some(exp),
-            ),
+            me("alice", "jwt", Some(&iss), Some("testkit-client"), &all, Some(exp)),
         ),
-        case(
-            "expired",
-            "/me",
-            bearer(&issuer.token().expires_in(-120).sign()),
-            401,
-            invalid("token expired"),
-        ),
+        case("expired", "/me", bearer(&issuer.token().expires_in(-120).sign()), 401, invalid("token expired")),
         case(
             "expired within leeway",
             "/me",
             bearer(&issuer.token().claim("exp", exp - 3610).sign()),
             200,
-            me(
-                "alice",
-                "jwt",
-                Some(&iss),
-                Some("testkit-client"),
-                &[],
-                Some(exp - 3610),
-            ),
+            me("alice", "jwt", Some(&iss), Some("testkit-client"), &[], Some(exp - 3610)),
         ),
         case(
             "not yet valid",
@@ -327,12 +239,7 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
         case(
             "alg none with a signature",
             "/me",
-            bearer(
-                &issuer
-                    .token()
-                    .header("alg", "none")
-                    .with_signature("c2lnbmF0dXJl"),
-            ),
+            bearer(&issuer.token().header("alg", "none").with_signature("c2lnbmF0dXJl")),
             401,
             invalid("unsupported algorithm"),
         ),
@@ -350,13 +257,7 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
             401,
             invalid("unknown signing key"),
         ),
-        case(
-            "bad signature",
-            "/me",
-            bearer(&tamper(&valid)),
-            401,
-            invalid("invalid signature"),
-        ),
+        case("bad signature", "/me", bearer(&tamper(&valid)), 401, invalid("invalid signature")),
         case(
             "empty signature",
             "/me",
@@ -378,13 +279,7 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
             401,
             invalid("malformed token"),
         ),
-        case(
-            "token over 16 KiB",
-            "/me",
-            bearer(&"a".repeat(17 * 1024)),
-            401,
-            invalid("token too large"),
-        ),
+        case("token over 16 KiB", "/me", bearer(&"a".repeat(17 * 1024)), 401, invalid("token too large")),
         case(
             "readonly never satisfies read",
             "/recordings",
@@ -420,13 +315,7 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
             401,
             invalid("malformed scope"),
         ),
-        case(
-            "recordings need credentials",
-            "/recordings",
-            None,
-            401,
-            Expect::Challenge,
-        ),
+        case("recordings need credentials", "/recordings", None, 401, Expect::Challenge),
         case(
             "admin with admin",
             "/admin",
@@ -434,27 +323,9 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
             200,
             Expect::Json(json!({"status": "ok", "admin": true})),
         ),
-        case(
-            "admin without admin",
-            "/admin",
-            bearer(&token("read write")),
-            403,
-            Expect::Scope("Bearer", "admin"),
-        ),
-        case(
-            "greeting anonymous",
-            "/greeting",
-            None,
-            200,
-            Expect::Json(json!({"subject": null})),
-        ),
-        case(
-            "greeting with a token",
-            "/greeting",
-            bearer(&valid),
-            200,
-            Expect::Json(json!({"subject": "alice"})),
-        ),
+        case("admin without admin", "/admin", bearer(&token("read write")), 403, Expect::Scope("Bearer", "admin")),
+        case("greeting anonymous", "/greeting", None, 200, Expect::Json(json!({"subject": null}))),
+        case("greeting with a token", "/greeting", bearer(&valid), 200, Expect::Json(json!({"subject": "alice"}))),
         case(
             "greeting with a bad token is never anonymous",
             "/greeting",
@@ -474,23 +345,13 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
             "/me",
             bearer(&local_hs256),
             200,
-            me(
-                "alice",
-                "jwt",
-                Some("tokenguard-local"),
-                Some("testkit-client"),
-                &[],
-                Some(unix_now() + 3600),
-            ),
+            me("alice", "jwt", Some("tokenguard-local"), Some("testkit-client"), &[], Some(unix_now() + 3600)),
         ),
         case(
             "HS256 with another secret",
             "/me",
             bearer(
-                &issuer
-                    .token()
-                    .claim("iss", "tokenguard-local")
-                    .sign_hs256(b"another-secret-that-is-32-bytes-long"),
+                &issuer.token().claim("iss", "tokenguard-local").sign_hs256(b"another-secret-that-is-32-bytes-long"),
             ),
             401,
             invalid("invalid signature"),
@@ -509,13 +370,7 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
             401,
             invalid("algorithm not allowed for the signing key"),
         ),
-        case(
-            "opaque bearer is not a known key",
-            "/me",
-            bearer("opaque-token-value"),
-            401,
-            invalid("unknown API key"),
-        ),
+        case("opaque bearer is not a known key", "/me", bearer("opaque-token-value"), 401, invalid("unknown API key")),
         case(
             "token scheme with an unknown key",
             "/me",
@@ -536,53 +391,25 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
         "/me",
         None,
         400,
-        Expect::Error(
-            "Bearer",
-            "invalid_request",
-            "more than one Authorization header",
-        ),
+        Expect::Error("Bearer", "invalid_request", "more than one Authorization header"),
     );
-    two_headers.headers = vec![
-        ("authorization", format!("Bearer {valid}").into_bytes()),
-        ("authorization", b"Bearer other".to_vec()),
-    ];
+    two_headers.headers =
+        vec![("authorization", format!("Bearer {valid}").into_bytes()), ("authorization", b"Bearer other".to_vec())];
     cases.push(two_headers);
-    let mut query = case(
-        "token in the query string is ignored",
-        "/me",
-        None,
-        401,
-        Expect::Challenge,
-    );
+    let mut query = case("token in the query string is ignored", "/me", None, 401, Expect::Challenge);
     query.path = "/me?access_token=ignored";
     cases.push(query);
     let write = token("write");
-    let mut create = case(
-        "create with write",
-        "/recordings",
-        bearer(&write),
-        201,
-        Expect::Json(json!({"id": 1})),
-    );
+    let mut create = case("create with write", "/recordings", bearer(&write), 201, Expect::Json(json!({"id": 1})));
     create.method = "POST";
     create.body = Some(r#"{"title":"standup"}"#);
     cases.push(create);
-    let mut create_read = case(
-        "create needs write",
-        "/recordings",
-        bearer(&token("read")),
-        403,
-        Expect::Scope("Bearer", "write"),
-    );
+    let mut create_read =
+        case("create needs write", "/recordings", bearer(&token("read")), 403, Expect::Scope("Bearer", "write"));
     create_read.method = "POST";
     cases.push(create_read);
-    let mut create_empty = case(
-        "create without a body",
-        "/recordings",
-        bearer(&write),
-        201,
-        Expect::Json(json!({"id": 2})),
-    );
+    let mut create_empty =
+        case("create without a body", "/recordings", bearer(&write), 201, Expect::Json(json!({"id": 2})));
     create_empty.method = "POST";
     cases.push(create_empty);
     let secrets = vec![valid, hs_with_public_key, local_hs256, write];
@@ -590,10 +417,7 @@ fn jwt_cases(issuer: &TestIssuer) -> (Vec<Case>, Vec<String>) {
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -601,28 +425,16 @@ async fn every_route_and_error_row() {
     let issuer = TestIssuer::start().await;
     let (cases, mut secrets) = jwt_cases(&issuer);
     secrets.push(HS256_SECRET.to_owned());
-    let env = [
-        ("TOKENGUARD_ISSUER", issuer.issuer()),
-        ("TOKENGUARD_HS256_SECRET", HS256_SECRET),
-    ];
+    let env = [("TOKENGUARD_ISSUER", issuer.issuer()), ("TOKENGUARD_HS256_SECRET", HS256_SECRET)];
     let mut answers: Vec<(common::Adapter, Vec<Reply>)> = Vec::new();
     for adapter in adapters() {
         println!("adapter: {adapter:?}");
         let server = Server::start(adapter, &env).await;
         let (failures, replies) = run_cases_with_replies(&server, &cases).await;
-        assert!(
-            failures.is_empty(),
-            "{} of {} cases failed:\n{}",
-            failures.len(),
-            cases.len(),
-            failures.join("\n")
-        );
+        assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
         println!("{adapter:?}: {} cases passed", cases.len());
         let logs = server.logs();
-        assert!(
-            logs.contains("credential rejected"),
-            "the server's debug logs were not captured"
-        );
+        assert!(logs.contains("credential rejected"), "the server's debug logs were not captured");
         assert_no_secret(&logs, &secrets, "the server's logs");
         answers.push((adapter, replies));
     }
@@ -634,16 +446,9 @@ async fn every_route_and_error_row() {
         for ((case, a), b) in cases.iter().zip(reference).zip(replies) {
             let same = (a.status, &a.www_authenticate, &a.retry_after, a.json())
                 == (b.status, &b.www_authenticate, &b.retry_after, b.json());
-            assert!(
-                same,
-                "{}: {first:?} answered {a:?}, {adapter:?} answered {b:?}",
-                case.name
-            );
+            assert!(same, "{}: {first:?} answered {a:?}, {adapter:?} answered {b:?}", case.name);
         }
-        println!(
-            "{first:?} and {adapter:?} answered all {} cases identically",
-            cases.len()
-        );
+        println!("{first:?} and {adapter:?} answered all {} cases identically", cases.len());
     }
 }
 
@@ -652,21 +457,16 @@ async fn development_mode_prints_working_credentials() {
     for adapter in adapters() {
         println!("adapter: {adapter:?}");
         let server = Server::start(adapter, &[]).await;
-        assert!(
-            server.stdout[0].starts_with("listening on http://127.0.0.1:"),
-            "{:?}",
-            server.stdout
-        );
-        let token = server
-            .printed_credential("Authorization: Bearer ")
-            .expect("a curl line with a token");
-        let key = server
-            .printed_credential("Authorization: Token token=")
-            .expect("a curl line with an API key");
+        assert!(server.stdout[0].starts_with("listening on http://127.0.0.1:"), "{:?}", server.stdout);
+        let token = server.printed_credential("Authorization: Bearer ").expect("a curl line with a token");
+        let key = server.printed_credential("Authorization: Token token=").expect("a curl line with an API key");
         let reply = server.get("/me", bearer(&token).as_deref()).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         assert_eq!(reply.json()["kind"], "jwt");
         assert_eq!(reply.json()["scopes"], json!(["read", "write", "admin"]));
+        // The demo key expires a day after start-up.
+        let demo_expiry = server.get("/me", Some(&format!("Token {key}"))).await.json()["expires_at"].as_i64();
+        assert!(demo_expiry.is_some_and(|at| (at - unix_now() - 24 * 3600).abs() < 60), "{demo_expiry:?}");
         let mut cases: Vec<Case> = [
             format!("Token token={key}"),
             format!("Token token=\"{key}\""),
@@ -682,7 +482,7 @@ async fn development_mode_prints_working_credentials() {
                 "/me",
                 Some(header.clone()),
                 200,
-                me("demo-service", "api_key", None, None, &["read"], None),
+                me("demo-service", "api_key", None, None, &["read"], demo_expiry),
             )
         })
         .collect();
@@ -710,20 +510,12 @@ async fn development_mode_prints_working_credentials() {
 async fn refuses_to_start_with_a_short_hs256_secret() {
     for adapter in adapters() {
         let secret = "too-short-secret";
-        let Err((output, status)) =
-            Server::try_start(adapter, &[("TOKENGUARD_HS256_SECRET", secret)]).await
-        else {
+        let Err((output, status)) = Server::try_start(adapter, &[("TOKENGUARD_HS256_SECRET", secret)]).await else {
             panic!("{adapter:?} started with a 16-byte HS256 secret");
         };
         assert_eq!(status, Some(2), "{output}");
-        assert!(
-            output.contains("TOKENGUARD_HS256_SECRET must be at least 32 bytes"),
-            "{output}"
-        );
-        assert!(
-            !output.contains(secret),
-            "the secret leaked into the error output"
-        );
+        assert!(output.contains("TOKENGUARD_HS256_SECRET must be at least 32 bytes"), "{output}");
+        assert!(!output.contains(secret), "the secret leaked into the error output");
     }
 }
 
@@ -736,14 +528,7 @@ fn junk_values(count: usize) -> Vec<Vec<u8>> {
         state ^= state << 17;
         state
     };
-    let prefixes: [&[u8]; 6] = [
-        b"Bearer ",
-        b"Token ",
-        b"Token token=",
-        b"bearer  ",
-        b"Basic ",
-        b"",
-    ];
+    let prefixes: [&[u8]; 6] = [b"Bearer ", b"Token ", b"Token token=", b"bearer  ", b"Basic ", b""];
     (0..count)
         .map(|_| {
             let mut value = prefixes[(next() % prefixes.len() as u64) as usize].to_vec();
@@ -775,9 +560,7 @@ async fn junk_authorization_headers_never_cause_a_500() {
         let server = Server::start(adapter, &[("TOKENGUARD_ISSUER", issuer.issuer())]).await;
         let mut statuses = std::collections::BTreeMap::new();
         for value in junk_values(500) {
-            let reply = server
-                .request("GET", "/greeting", &[("authorization", &value)], None)
-                .await;
+            let reply = server.request("GET", "/greeting", &[("authorization", &value)], None).await;
             assert!(
                 matches!(reply.status, 200 | 400 | 401),
                 "{adapter:?}: {:?} gave {} {}",
@@ -785,11 +568,7 @@ async fn junk_authorization_headers_never_cause_a_500() {
                 reply.status,
                 reply.text
             );
-            assert!(
-                reply.json()["error"].is_string() || reply.status == 200,
-                "{}",
-                reply.text
-            );
+            assert!(reply.json()["error"].is_string() || reply.status == 200, "{}", reply.text);
             *statuses.entry(reply.status).or_insert(0) += 1;
         }
         println!("{adapter:?}: junk statuses {statuses:?}");

@@ -33,11 +33,7 @@ async fn rotated_keys_are_picked_up_on_first_use() {
         let new = issuer.token().sign();
         let reply = server.get("/me", Some(&bearer(&new))).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
-        assert_eq!(
-            server.get("/me", Some(&bearer(&old))).await.status,
-            200,
-            "old key still published"
-        );
+        assert_eq!(server.get("/me", Some(&bearer(&old))).await.status, 200, "old key still published");
         assert_eq!(issuer.jwks_fetches(), 2);
 
         // A retired key stops verifying once the keys are refreshed. The
@@ -54,27 +50,14 @@ async fn a_flood_of_random_kids_costs_at_most_one_extra_fetch() {
         println!("adapter: {adapter:?}");
         let issuer = TestIssuer::start().await;
         let server = start(&issuer, adapter).await;
-        assert_eq!(
-            server
-                .get("/me", Some(&bearer(&issuer.token().sign())))
-                .await
-                .status,
-            200
-        );
+        assert_eq!(server.get("/me", Some(&bearer(&issuer.token().sign()))).await.status, 200);
         for n in 0..200 {
             let token = issuer.token().header("kid", format!("random-{n}")).sign();
             let reply = server.get("/me", Some(&bearer(&token))).await;
             assert_eq!(reply.status, 401);
-            assert_eq!(
-                reply.www_authenticate,
-                error_challenge("Bearer", "invalid_token", "unknown signing key")
-            );
+            assert_eq!(reply.www_authenticate, error_challenge("Bearer", "invalid_token", "unknown signing key"));
         }
-        assert!(
-            issuer.jwks_fetches() <= 2,
-            "{} JWKS fetches",
-            issuer.jwks_fetches()
-        );
+        assert!(issuer.jwks_fetches() <= 2, "{} JWKS fetches", issuer.jwks_fetches());
         assert_eq!(issuer.discovery_fetches(), 1);
     }
 }
@@ -104,21 +87,14 @@ async fn a_warm_cache_survives_the_issuer_going_down() {
         issuer.stop().await;
         assert_eq!(server.get("/me", Some(&bearer(&token))).await.status, 200);
         let reply = server.get("/me", Some(&bearer(&minted_later))).await;
-        assert_eq!(
-            (reply.status, reply.json()["subject"].clone()),
-            (200, json!("bob"))
-        );
+        assert_eq!((reply.status, reply.json()["subject"].clone()), (200, json!("bob")));
     }
 }
 
 fn assert_unavailable(reply: &common::Reply) {
     assert_eq!(reply.status, 503, "{}", reply.text);
     assert!(reply.www_authenticate.is_empty());
-    let retry_after: u64 = reply
-        .retry_after
-        .as_deref()
-        .and_then(|v| v.parse().ok())
-        .expect("Retry-After seconds");
+    let retry_after: u64 = reply.retry_after.as_deref().and_then(|v| v.parse().ok()).expect("Retry-After seconds");
     assert!((1..=5).contains(&retry_after), "Retry-After {retry_after}");
     assert_eq!(
         reply.json(),
@@ -144,12 +120,7 @@ async fn a_cold_cache_with_the_issuer_down_answers_503() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_issuer_answering_html_or_garbage_is_a_503_never_a_500() {
     for adapter in adapters() {
-        for fault in [
-            Fault::Html,
-            Fault::Garbage,
-            Fault::Status(500),
-            Fault::Oversized(512 * 1024),
-        ] {
+        for fault in [Fault::Html, Fault::Garbage, Fault::Status(500), Fault::Oversized(512 * 1024)] {
             println!("adapter: {adapter:?}, fault: {fault:?}");
             let issuer = TestIssuer::start().await;
             issuer.set_fault(fault.clone());

@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokenguard::apikey::{self, KeyDigest};
+use tokenguard::apikey;
 use tokenguard::{
-    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, KeyStore,
-    MemoryKeyStore, Scopes, Secret, StaticKey,
+    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, KeyStore, Scopes, Secret, StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
 
@@ -35,28 +34,26 @@ impl Config {
             Some(secret) if secret.len() < 32 => {
                 return Err("TOKENGUARD_HS256_SECRET must be at least 32 bytes long".into());
             }
-            Some(secret) => Some((
-                Secret::new(secret),
-                var("TOKENGUARD_HS256_ISSUER").unwrap_or_else(|| "tokenguard-local".into()),
-            )),
+            Some(secret) => {
+                Some((Secret::new(secret), var("TOKENGUARD_HS256_ISSUER").unwrap_or_else(|| "tokenguard-local".into())))
+            }
             None => None,
         };
         let leeway = match var("TOKENGUARD_LEEWAY_SECONDS") {
-            Some(seconds) => seconds.parse().map(Duration::from_secs).map_err(|_| {
-                "TOKENGUARD_LEEWAY_SECONDS must be a whole number of seconds".to_string()
-            })?,
+            Some(seconds) => seconds
+                .parse()
+                .map(Duration::from_secs)
+                .map_err(|_| "TOKENGUARD_LEEWAY_SECONDS must be a whole number of seconds".to_string())?,
             None => Duration::from_secs(30),
         };
         if var("TOKENGUARD_INTROSPECTION_CLIENT_ID").is_some() {
-            tracing::warn!(
-                "opaque token introspection is not available yet; TOKENGUARD_INTROSPECTION_* is ignored"
-            );
+            tracing::warn!("opaque token introspection is not available yet; TOKENGUARD_INTROSPECTION_* is ignored");
         }
         Ok(Self {
             bind: var("TOKENGUARD_BIND").unwrap_or_else(|| "127.0.0.1:3000".into()),
             issuer: var("TOKENGUARD_ISSUER"),
             audience: var("TOKENGUARD_AUDIENCE").unwrap_or_else(|| "tokenguard-example".into()),
-            key_store: var("TOKENGUARD_KEY_STORE").unwrap_or_else(|| "memory:".into()),
+            key_store: var("TOKENGUARD_KEY_STORE").unwrap_or_else(|| "sqlite://tokenguard-keys.db".into()),
             key_prefix: var("TOKENGUARD_KEY_PREFIX").unwrap_or_else(|| "tg".into()),
             hs256,
             leeway,
@@ -77,15 +74,8 @@ pub struct DevMode {
 }
 
 pub async fn setup(config: &Config) -> Result<Setup, String> {
-    let store: Arc<dyn KeyStore> = match config.key_store.as_str() {
-        "memory:" => Arc::new(MemoryKeyStore::new()),
-        other => {
-            let scheme = other.split(':').next().unwrap_or_default();
-            return Err(format!(
-                "TOKENGUARD_KEY_STORE: the {scheme:?} store is not available yet; use memory:"
-            ));
-        }
-    };
+    let store: Arc<dyn KeyStore> =
+        tokenguard::store::open(&config.key_store).await.map_err(|e| format!("TOKENGUARD_KEY_STORE: {e}"))?;
     let (issuer, dev) = match &config.issuer {
         Some(issuer) => (issuer.clone(), None),
         None => {
@@ -98,15 +88,19 @@ pub async fn setup(config: &Config) -> Result<Setup, String> {
                 .expires_in(24 * 3600)
                 .sign();
             let api_key = apikey::generate(&config.key_prefix);
-            store
-                .insert(demo_key_record(&api_key))
-                .await
-                .map_err(|e| e.to_string())?;
+            // A throwaway key for the printed curl line; it expires in a day.
+            let record = ApiKeyRecord::for_key(
+                &api_key,
+                "demo-service",
+                Scopes::from_space_separated("read"),
+                Some("development demo key".into()),
+                Some(unix_now() + 24 * 3600),
+            );
+            store.insert(record).await.map_err(|e| e.to_string())?;
             (issuer.issuer().to_owned(), Some((issuer, token, api_key)))
         }
     };
-    let rules =
-        |issuer: &str| JwtRules::new(issuer, [config.audience.as_str()]).leeway(config.leeway);
+    let rules = |issuer: &str| JwtRules::new(issuer, [config.audience.as_str()]).leeway(config.leeway);
     let mut builder = Authenticator::builder()
         .oidc_issuer(rules(&issuer), JwksOptions::default())
         .api_keys(ApiKeyVerifier::new(store, config.key_prefix.as_str()));
@@ -115,33 +109,12 @@ pub async fn setup(config: &Config) -> Result<Setup, String> {
         builder = builder.static_key(rules(hs_issuer), key);
     }
     let authenticator = builder.build().map_err(|e| format!("configuration: {e}"))?;
-    let dev = dev.map(|(issuer, token, api_key)| DevMode {
-        issuer,
-        token,
-        api_key,
-    });
+    let dev = dev.map(|(issuer, token, api_key)| DevMode { issuer, token, api_key });
     Ok(Setup { authenticator, dev })
 }
 
-fn demo_key_record(key: &Secret) -> ApiKeyRecord {
-    let digest = KeyDigest::of(key.expose());
-    ApiKeyRecord {
-        id: digest.key_id(),
-        digest,
-        subject: "demo-service".into(),
-        scopes: Scopes::from_space_separated("read"),
-        name: Some("development demo key".into()),
-        created_at: unix_now(),
-        expires_at: None,
-        revoked_at: None,
-        last_used_at: None,
-    }
-}
-
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 /// Prints the start-up lines: the address, then in development mode how to call it.
@@ -150,14 +123,8 @@ pub fn announce(addr: std::net::SocketAddr, dev: Option<&DevMode>) {
     if let Some(dev) = dev {
         // Printing credentials is this mode's purpose: they are throwaway, made at start-up.
         println!("development issuer: {}", dev.issuer.issuer());
-        println!(
-            "curl -H 'Authorization: Bearer {}' http://{addr}/me",
-            dev.token
-        );
-        println!(
-            "curl -H 'Authorization: Token token={}' http://{addr}/me",
-            dev.api_key.expose()
-        );
+        println!("curl -H 'Authorization: Bearer {}' http://{addr}/me", dev.token);
+        println!("curl -H 'Authorization: Token token={}' http://{addr}/me", dev.api_key.expose());
     }
 }
 
@@ -192,8 +159,5 @@ impl Recordings {
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

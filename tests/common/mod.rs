@@ -62,14 +62,47 @@ impl Reply {
     }
 }
 
-fn example_path(name: &str) -> PathBuf {
+fn profile_dir() -> PathBuf {
     // Test binaries live in target/<profile>/deps; examples in target/<profile>/examples.
     let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target profile directory");
-    profile_dir.join("examples").join(name)
+    exe.parent().and_then(|deps| deps.parent()).expect("target profile directory").to_owned()
+}
+
+fn example_path(name: &str) -> PathBuf {
+    profile_dir().join("examples").join(name)
+}
+
+/// Runs the `tokenguard` CLI (built by `cargo test --workspace`) and returns
+/// (exit code, stdout, stderr).
+pub async fn cli(args: &[&str]) -> (i32, String, String) {
+    let path = profile_dir().join("tokenguard");
+    assert!(path.exists(), "{} is missing: run the tests with `cargo test --workspace`", path.display());
+    let output = Command::new(&path).args(args).stdin(Stdio::null()).output().await.expect("run the CLI");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A fresh, empty directory under the target directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = profile_dir().join("test-tmp").join(format!("{label}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a temporary directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 const STARTUP_DEADLINE: Duration = Duration::from_secs(30);
@@ -86,12 +119,21 @@ impl Server {
 
     /// Like [`Server::start`], but returns the exit status and output when
     /// the example refuses to start.
-    pub async fn try_start(
+    pub async fn try_start(adapter: Adapter, env: &[(&str, &str)]) -> Result<Server, (String, Option<i32>)> {
+        Self::try_start_in(adapter, env, None).await
+    }
+
+    /// Like [`Server::try_start`], in working directory `dir`.
+    pub async fn try_start_in(
         adapter: Adapter,
         env: &[(&str, &str)],
+        dir: Option<&std::path::Path>,
     ) -> Result<Server, (String, Option<i32>)> {
         let path = example_path(adapter.example());
         let mut command = Command::new(&path);
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -105,9 +147,7 @@ impl Server {
         for (name, value) in env {
             command.env(name, value);
         }
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
         let logs = Arc::new(Mutex::new(String::new()));
         collect(child.stderr.take().expect("stderr"), logs.clone());
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
@@ -135,9 +175,7 @@ impl Server {
         // The development mode prints its curl lines right after; read what is there.
         let stdout_logs = logs.clone();
         let mut extra = Vec::new();
-        while let Ok(Ok(Some(line))) =
-            tokio::time::timeout(Duration::from_millis(200), stdout.next_line()).await
-        {
+        while let Ok(Ok(Some(line))) = tokio::time::timeout(Duration::from_millis(200), stdout.next_line()).await {
             extra.push(line);
             if extra.len() == 3 {
                 break;
@@ -149,18 +187,8 @@ impl Server {
                 stdout_logs.lock().unwrap().push_str(&line);
             }
         });
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client");
-        Ok(Server {
-            adapter,
-            base,
-            stdout: lines,
-            logs,
-            child,
-            client,
-        })
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        Ok(Server { adapter, base, stdout: lines, logs, child, client })
     }
 
     /// Everything the server logged so far.
@@ -170,63 +198,36 @@ impl Server {
 
     /// GET `path` with an optional `Authorization` value.
     pub async fn get(&self, path: &str, authorization: Option<&str>) -> Reply {
-        let headers: Vec<(&str, &[u8])> = authorization
-            .iter()
-            .map(|a| ("authorization", a.as_bytes()))
-            .collect();
+        let headers: Vec<(&str, &[u8])> = authorization.iter().map(|a| ("authorization", a.as_bytes())).collect();
         self.request("GET", path, &headers, None).await
     }
 
     /// Sends a request with raw header values (repeated names are sent repeatedly).
-    pub async fn request(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &[u8])],
-        body: Option<&str>,
-    ) -> Reply {
+    pub async fn request(&self, method: &str, path: &str, headers: &[(&str, &[u8])], body: Option<&str>) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut request = self
-            .client
-            .request(method, format!("{}{}", self.base, path));
+        let mut request = self.client.request(method, format!("{}{}", self.base, path));
         for (name, value) in headers {
             let value = reqwest::header::HeaderValue::from_bytes(value).expect("header value");
             request = request.header(*name, value);
         }
         if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_owned());
+            request = request.header("content-type", "application/json").body(body.to_owned());
         }
         let response = request.send().await.expect("request reaches the server");
         let header_values = |name: &str| -> Vec<String> {
-            response
-                .headers()
-                .get_all(name)
-                .iter()
-                .map(|v| v.to_str().unwrap_or("<non-ascii>").to_owned())
-                .collect()
+            response.headers().get_all(name).iter().map(|v| v.to_str().unwrap_or("<non-ascii>").to_owned()).collect()
         };
         let www_authenticate = header_values("www-authenticate");
         let retry_after = header_values("retry-after").into_iter().next();
         let content_type = header_values("content-type").into_iter().next();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
-        Reply {
-            status,
-            www_authenticate,
-            retry_after,
-            content_type,
-            text,
-        }
+        Reply { status, www_authenticate, retry_after, content_type, text }
     }
 
     /// The development-mode credential printed on the curl line with `marker`.
     pub fn printed_credential(&self, marker: &str) -> Option<String> {
-        let line = self
-            .stdout
-            .iter()
-            .find(|line| line.starts_with("curl") && line.contains(marker))?;
+        let line = self.stdout.iter().find(|line| line.starts_with("curl") && line.contains(marker))?;
         let start = line.find(marker)? + marker.len();
         let end = line[start..].find('\'')? + start;
         Some(line[start..end].to_owned())
@@ -264,17 +265,12 @@ where
 
 /// `WWW-Authenticate` of a 401 without credentials.
 pub fn plain_challenges() -> Vec<String> {
-    vec![
-        r#"Bearer realm="tokenguard""#.to_owned(),
-        r#"Token realm="tokenguard""#.to_owned(),
-    ]
+    vec![r#"Bearer realm="tokenguard""#.to_owned(), r#"Token realm="tokenguard""#.to_owned()]
 }
 
 /// `WWW-Authenticate` of an error.
 pub fn error_challenge(scheme: &str, code: &str, description: &str) -> Vec<String> {
-    vec![format!(
-        r#"{scheme} realm="tokenguard", error="{code}", error_description="{description}""#
-    )]
+    vec![format!(r#"{scheme} realm="tokenguard", error="{code}", error_description="{description}""#)]
 }
 
 /// Asserts that no secret appears in `haystack`.
@@ -283,9 +279,6 @@ pub fn assert_no_secret(haystack: &str, secrets: &[String], context: &str) {
         // The signature (or the whole key) is what makes a credential usable.
         let needle = secret.rsplit('.').next().unwrap_or(secret);
         assert!(needle.len() >= 16, "secret too short to search for");
-        assert!(
-            !haystack.contains(needle),
-            "a credential leaked into {context}"
-        );
+        assert!(!haystack.contains(needle), "a credential leaked into {context}");
     }
 }

@@ -24,19 +24,13 @@ pub struct Authentication {
 impl Authentication {
     /// Requests without credentials are refused with 401.
     pub fn required(authenticator: Authenticator) -> Self {
-        Self {
-            authenticator,
-            mode: Mode::Required,
-        }
+        Self { authenticator, mode: Mode::Required }
     }
 
     /// Requests without credentials pass anonymously; invalid credentials are
     /// still refused (never silently anonymous).
     pub fn optional(authenticator: Authenticator) -> Self {
-        Self {
-            authenticator,
-            mode: Mode::Optional,
-        }
+        Self { authenticator, mode: Mode::Optional }
     }
 }
 
@@ -83,10 +77,7 @@ where
         let authenticator = self.authenticator.clone();
         let mode = self.mode;
         Box::pin(async move {
-            let values = request
-                .headers()
-                .get_all(AUTHORIZATION)
-                .map(|value| value.as_bytes());
+            let values = request.headers().get_all(AUTHORIZATION).map(|value| value.as_bytes());
             let scheme = match authenticator.authenticate_values(values, mode).await {
                 Ok(Some(authenticated)) => {
                     request.extensions_mut().insert(authenticated.principal);
@@ -94,18 +85,12 @@ where
                 }
                 Ok(None) => None,
                 Err(rejection) => {
-                    let response =
-                        tokenguard_core::actix::into_response(authenticator.render(&rejection));
+                    let response = tokenguard_core::actix::into_response(authenticator.render(&rejection));
                     return Ok(request.into_response(response).map_into_right_body());
                 }
             };
-            request
-                .extensions_mut()
-                .insert(AuthContext::new(authenticator, scheme));
-            service
-                .call(request)
-                .await
-                .map(ServiceResponse::map_into_left_body)
+            request.extensions_mut().insert(AuthContext::new(authenticator, scheme));
+            service.call(request).await.map(ServiceResponse::map_into_left_body)
         })
     }
 }

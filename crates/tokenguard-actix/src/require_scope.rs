@@ -24,9 +24,7 @@ impl RequireScope {
     ///
     /// If `scopes` is empty or not made of RFC 6749 scope tokens.
     pub fn new(scopes: &str) -> Self {
-        Self {
-            requirement: ScopeRequirement::new(scopes),
-        }
+        Self { requirement: ScopeRequirement::new(scopes) }
     }
 }
 
@@ -42,10 +40,7 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequireScopeService {
-            service: Rc::new(service),
-            requirement: self.requirement.clone(),
-        }))
+        ready(Ok(RequireScopeService { service: Rc::new(service), requirement: self.requirement.clone() }))
     }
 }
 
@@ -70,9 +65,10 @@ where
         let refusal = {
             let extensions = request.extensions();
             match extensions.get::<AuthContext>() {
-                None => Some(HttpResponse::InternalServerError().body(
-                    "tokenguard: RequireScope needs the Authentication middleware in front of it",
-                )),
+                None => Some(
+                    HttpResponse::InternalServerError()
+                        .body("tokenguard: RequireScope needs the Authentication middleware in front of it"),
+                ),
                 Some(context) => self
                     .requirement
                     .check(extensions.get::<Principal>())
@@ -81,16 +77,9 @@ where
             }
         };
         if let Some(response) = refusal {
-            return Box::pin(ready(Ok(request
-                .into_response(response)
-                .map_into_right_body())));
+            return Box::pin(ready(Ok(request.into_response(response).map_into_right_body())));
         }
         let service = self.service.clone();
-        Box::pin(async move {
-            service
-                .call(request)
-                .await
-                .map(ServiceResponse::map_into_left_body)
-        })
+        Box::pin(async move { service.call(request).await.map(ServiceResponse::map_into_left_body) })
     }
 }

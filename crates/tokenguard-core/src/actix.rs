@@ -66,9 +66,7 @@ impl ResponseError for PrincipalRejection {
     fn error_response(&self) -> HttpResponse {
         match self {
             PrincipalRejection::Unauthorized(error) => into_response(error.clone()),
-            PrincipalRejection::MissingMiddleware => {
-                HttpResponse::InternalServerError().body(self.to_string())
-            }
+            PrincipalRejection::MissingMiddleware => HttpResponse::InternalServerError().body(self.to_string()),
         }
     }
 }
@@ -102,9 +100,6 @@ impl<T: DeserializeOwned> FromRequest for Claims<T> {
     type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(request: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            principal(request)
-                .and_then(|p| Claims::from_principal(&p).map_err(|e| reject(request, e))),
-        )
+        ready(principal(request).and_then(|p| Claims::from_principal(&p).map_err(|e| reject(request, e))))
     }
 }

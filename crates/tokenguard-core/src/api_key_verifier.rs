@@ -9,23 +9,32 @@ use crate::apikey::{FormatCheck, KeyDigest, check_format};
 use crate::error::AuthError;
 use crate::jwt::rules::now;
 use crate::principal::{Parts, Principal, PrincipalKind};
-use crate::store::KeyStore;
+use crate::store::{CacheOptions, CachedKeyStore, KeyStore};
 
-/// Checks API keys: format and checksum first (no I/O), then the store.
+/// Checks API keys: format and checksum first (no I/O), then the store,
+/// through a bounded [`CachedKeyStore`].
 #[derive(Clone)]
 pub struct ApiKeyVerifier {
-    store: Arc<dyn KeyStore>,
+    store: Arc<CachedKeyStore>,
     prefix: Arc<str>,
 }
 
 impl ApiKeyVerifier {
     /// Keys with `prefix` are checked for format and checksum; other keys
-    /// (legacy, imported) are looked up by digest only.
+    /// (legacy, imported) are looked up by digest only. Lookups are cached
+    /// with [`CacheOptions::default`] (a revoked key is refused within 5 s).
     pub fn new(store: Arc<dyn KeyStore>, prefix: impl Into<Arc<str>>) -> Self {
-        Self {
-            store,
-            prefix: prefix.into(),
-        }
+        Self::with_cache(store, prefix, CacheOptions::default())
+    }
+
+    /// Like [`ApiKeyVerifier::new`], with explicit cache bounds.
+    pub fn with_cache(store: Arc<dyn KeyStore>, prefix: impl Into<Arc<str>>, cache: CacheOptions) -> Self {
+        Self { store: Arc::new(CachedKeyStore::new(store, cache)), prefix: prefix.into() }
+    }
+
+    /// The cache in front of the store.
+    pub fn cache(&self) -> &CachedKeyStore {
+        &self.store
     }
 
     /// The prefix of this deployment's keys.
@@ -46,10 +55,7 @@ impl ApiKeyVerifier {
         let digest = KeyDigest::of(key);
         let record = self.store.find_by_digest(&digest).await.map_err(|error| {
             tracing::warn!(%error, "API key store unavailable");
-            AuthError::Unavailable {
-                reason: "the key store is unavailable",
-                retry_after: Duration::from_secs(5),
-            }
+            AuthError::Unavailable { reason: "the key store is unavailable", retry_after: Duration::from_secs(5) }
         })?;
         let Some(record) = record else {
             return Err(AuthError::InvalidToken("unknown API key"));
@@ -58,10 +64,7 @@ impl ApiKeyVerifier {
             tracing::debug!(key_id = %record.id, "revoked API key presented");
             return Err(AuthError::InvalidToken("API key revoked"));
         }
-        if record
-            .expires_at
-            .is_some_and(|expires_at| now() >= expires_at)
-        {
+        if record.expires_at.is_some_and(|expires_at| now() >= expires_at) {
             return Err(AuthError::InvalidToken("API key expired"));
         }
         let mut claims = Map::new();

@@ -108,23 +108,14 @@ pub enum FormatCheck {
 
 /// Checks a presented key's format and checksum without any I/O.
 pub fn check_format(key: &str, prefix: &str) -> FormatCheck {
-    let Some(rest) = key
-        .strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('_'))
-    else {
+    let Some(rest) = key.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('_')) else {
         return FormatCheck::Foreign;
     };
-    if rest.len() != RANDOM_CHARS + CHECKSUM_CHARS
-        || !rest.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if rest.len() != RANDOM_CHARS + CHECKSUM_CHARS || !rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return FormatCheck::Corrupt;
     }
     let (body, checksum) = key.split_at(key.len() - CHECKSUM_CHARS);
-    if base62_checksum(crc32(body.as_bytes())) == checksum {
-        FormatCheck::Valid
-    } else {
-        FormatCheck::Corrupt
-    }
+    if base62_checksum(crc32(body.as_bytes())) == checksum { FormatCheck::Valid } else { FormatCheck::Corrupt }
 }
 
 fn base62_checksum(mut value: u32) -> String {
@@ -142,11 +133,7 @@ fn crc32(bytes: &[u8]) -> u32 {
     for &byte in bytes {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -179,11 +166,7 @@ mod tests {
             let mut typo = key.as_bytes().to_vec();
             typo[position] = if typo[position] == b'a' { b'b' } else { b'a' };
             let typo = String::from_utf8(typo).unwrap();
-            assert_eq!(
-                check_format(&typo, "tg"),
-                FormatCheck::Corrupt,
-                "{position}"
-            );
+            assert_eq!(check_format(&typo, "tg"), FormatCheck::Corrupt, "{position}");
         }
         assert_eq!(check_format("tg_short", "tg"), FormatCheck::Corrupt);
     }
@@ -193,9 +176,6 @@ mod tests {
         let digest = KeyDigest::of("tg_secret");
         assert!(digest.ct_eq(&KeyDigest::of("tg_secret")));
         assert!(!digest.ct_eq(&KeyDigest::of("tg_other")));
-        assert_eq!(
-            format!("{digest:?}"),
-            format!("KeyDigest({}…)", digest.key_id())
-        );
+        assert_eq!(format!("{digest:?}"), format!("KeyDigest({}…)", digest.key_id()));
     }
 }

@@ -78,13 +78,8 @@ impl Authenticator {
     /// Authenticates a request from its headers.
     ///
     /// `Ok(None)` means anonymous (no credentials, [`Mode::Optional`]).
-    pub async fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        mode: Mode,
-    ) -> Result<Option<Authenticated>, Rejection> {
-        self.authenticate_extracted(credential::extract(headers), mode)
-            .await
+    pub async fn authenticate(&self, headers: &HeaderMap, mode: Mode) -> Result<Option<Authenticated>, Rejection> {
+        self.authenticate_extracted(credential::extract(headers), mode).await
     }
 
     /// Like [`Authenticator::authenticate`], from the raw values of every
@@ -94,8 +89,7 @@ impl Authenticator {
         values: impl IntoIterator<Item = &'a [u8]>,
         mode: Mode,
     ) -> Result<Option<Authenticated>, Rejection> {
-        self.authenticate_extracted(credential::from_authorization_values(values), mode)
-            .await
+        self.authenticate_extracted(credential::from_authorization_values(values), mode).await
     }
 
     async fn authenticate_extracted(
@@ -107,33 +101,18 @@ impl Authenticator {
             Ok(Some(credential)) => credential,
             Ok(None) if mode == Mode::Optional => return Ok(None),
             Ok(None) => {
-                return Err(Rejection {
-                    error: AuthError::MissingCredentials,
-                    scheme: None,
-                });
+                return Err(Rejection { error: AuthError::MissingCredentials, scheme: None });
             }
             Err(error) => {
-                tracing::debug!(
-                    reason = error.description(),
-                    "malformed Authorization header"
-                );
-                return Err(Rejection {
-                    error,
-                    scheme: None,
-                });
+                tracing::debug!(reason = error.description(), "malformed Authorization header");
+                return Err(Rejection { error, scheme: None });
             }
         };
         match self.verify(credential).await {
-            Ok(principal) => Ok(Some(Authenticated {
-                principal,
-                scheme: credential.scheme(),
-            })),
+            Ok(principal) => Ok(Some(Authenticated { principal, scheme: credential.scheme() })),
             Err(error) => {
                 tracing::debug!(scheme = %credential.scheme(), reason = error.description(), "credential rejected");
-                Err(Rejection {
-                    error,
-                    scheme: Some(credential.scheme()),
-                })
+                Err(Rejection { error, scheme: Some(credential.scheme()) })
             }
         }
     }
@@ -156,17 +135,13 @@ impl Authenticator {
     async fn verify_jwt(&self, token: &str) -> Result<Principal, AuthError> {
         let jwt = jose::parse(token)?;
         let issuer = match jwt.claims.get("iss") {
-            Some(serde_json::Value::String(iss)) => {
-                self.inner.issuers.iter().find(|i| i.rules.issuer() == iss)
-            }
+            Some(serde_json::Value::String(iss)) => self.inner.issuers.iter().find(|i| i.rules.issuer() == iss),
             _ => return Err(AuthError::InvalidToken("missing issuer")),
         }
         .ok_or(AuthError::InvalidToken("untrusted issuer"))?;
         match &issuer.keys {
             IssuerKeys::Jwks(cache) => {
-                let key = cache
-                    .key_for(jwt.header.kid.as_deref(), jwt.header.alg)
-                    .await?;
+                let key = cache.key_for(jwt.header.kid.as_deref(), jwt.header.alg).await?;
                 jwt::verify(&jwt, &key, &issuer.rules)
             }
             IssuerKeys::Static(keys) => {
@@ -182,9 +157,7 @@ impl Authenticator {
 
     /// Renders a rejection with this authenticator's challenges.
     pub fn render(&self, rejection: &Rejection) -> ErrorResponse {
-        rejection
-            .error
-            .to_response(&self.inner.challenges, rejection.scheme)
+        rejection.error.to_response(&self.inner.challenges, rejection.scheme)
     }
 
     /// The challenges sent with 401 answers.
@@ -204,15 +177,7 @@ impl Authenticator {
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Authenticator")
-            .field(
-                "issuers",
-                &self
-                    .inner
-                    .issuers
-                    .iter()
-                    .map(|i| i.rules.issuer())
-                    .collect::<Vec<_>>(),
-            )
+            .field("issuers", &self.inner.issuers.iter().map(|i| i.rules.issuer()).collect::<Vec<_>>())
             .field("api_keys", &self.inner.api_keys.is_some())
             .finish_non_exhaustive()
     }
@@ -246,34 +211,24 @@ impl AuthenticatorBuilder {
     /// Trusts an OpenID Connect issuer whose keys are found by discovery at
     /// `{issuer}/.well-known/openid-configuration`.
     pub fn oidc_issuer(mut self, rules: JwtRules, options: JwksOptions) -> Self {
-        let source = JwksSource::Discovery {
-            issuer: rules.issuer().to_owned(),
-        };
-        self.issuers
-            .push((rules, PendingKeys::Jwks(source, Box::new(options))));
+        let source = JwksSource::Discovery { issuer: rules.issuer().to_owned() };
+        self.issuers.push((rules, PendingKeys::Jwks(source, Box::new(options))));
         self
     }
 
     /// Trusts an issuer whose keys are published at `jwks_uri` (no discovery).
-    pub fn jwks_issuer(
-        mut self,
-        rules: JwtRules,
-        jwks_uri: reqwest::Url,
-        options: JwksOptions,
-    ) -> Self {
-        self.issuers.push((
-            rules,
-            PendingKeys::Jwks(JwksSource::Uri(jwks_uri), Box::new(options)),
-        ));
+    pub fn jwks_issuer(mut self, rules: JwtRules, jwks_uri: reqwest::Url, options: JwksOptions) -> Self {
+        self.issuers.push((rules, PendingKeys::Jwks(JwksSource::Uri(jwks_uri), Box::new(options))));
         self
     }
 
     /// Trusts tokens of `rules.issuer()` signed with `key` (call again to add
     /// keys to the same issuer). Such an issuer cannot also have a JWKS.
     pub fn static_key(mut self, rules: JwtRules, key: StaticKey) -> Self {
-        let existing = self.issuers.iter_mut().find(|(r, keys)| {
-            r.issuer() == rules.issuer() && matches!(keys, PendingKeys::Static(_))
-        });
+        let existing = self
+            .issuers
+            .iter_mut()
+            .find(|(r, keys)| r.issuer() == rules.issuer() && matches!(keys, PendingKeys::Static(_)));
         match existing {
             Some((_, PendingKeys::Static(keys))) => keys.push(key),
             _ => self.issuers.push((rules, PendingKeys::Static(vec![key]))),
@@ -301,20 +256,13 @@ impl AuthenticatorBuilder {
                 return Err(ConfigError::DuplicateIssuer(rules.issuer().to_owned()));
             }
             let keys = match keys {
-                PendingKeys::Jwks(source, options) => {
-                    IssuerKeys::Jwks(JwksCache::new(source, *options)?)
-                }
-                PendingKeys::Static(keys) => {
-                    IssuerKeys::Static(keys.into_iter().map(|key| key.0).collect())
-                }
+                PendingKeys::Jwks(source, options) => IssuerKeys::Jwks(JwksCache::new(source, *options)?),
+                PendingKeys::Static(keys) => IssuerKeys::Static(keys.into_iter().map(|key| key.0).collect()),
             };
             issuers.push(Issuer { rules, keys });
         }
         let realm = self.realm.as_deref().unwrap_or("tokenguard");
-        if realm
-            .bytes()
-            .any(|b| b == b'"' || b == b'\\' || !(b == b' ' || b.is_ascii_graphic()))
-        {
+        if realm.bytes().any(|b| b == b'"' || b == b'\\' || !(b == b' ' || b.is_ascii_graphic())) {
             return Err(ConfigError::Realm);
         }
         let mut schemes = Vec::new();
@@ -325,11 +273,7 @@ impl AuthenticatorBuilder {
             schemes.push(Scheme::Token);
         }
         Ok(Authenticator {
-            inner: Arc::new(Inner {
-                issuers,
-                api_keys: self.api_keys,
-                challenges: Challenges::new(realm, &schemes),
-            }),
+            inner: Arc::new(Inner { issuers, api_keys: self.api_keys, challenges: Challenges::new(realm, &schemes) }),
         })
     }
 }
@@ -346,17 +290,11 @@ pub struct AuthContext {
 impl AuthContext {
     /// The context of a request authenticated (or not) by `authenticator`.
     pub fn new(authenticator: Authenticator, scheme: Option<Scheme>) -> Self {
-        Self {
-            authenticator,
-            scheme,
-        }
+        Self { authenticator, scheme }
     }
 
     /// Renders `error` for this request: its challenge names the scheme the client used.
     pub fn reject(&self, error: AuthError) -> ErrorResponse {
-        self.authenticator.render(&Rejection {
-            error,
-            scheme: self.scheme,
-        })
+        self.authenticator.render(&Rejection { error, scheme: self.scheme })
     }
 }

@@ -35,11 +35,9 @@ impl IntoResponse for PrincipalRejection {
     fn into_response(self) -> Response {
         match self {
             PrincipalRejection::Unauthorized(response) => response.into_response(),
-            PrincipalRejection::MissingLayer => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "tokenguard: no AuthLayer in front of this route",
-            )
-                .into_response(),
+            PrincipalRejection::MissingLayer => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "tokenguard: no AuthLayer in front of this route").into_response()
+            }
         }
     }
 }
@@ -68,10 +66,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     type Rejection = PrincipalRejection;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
         if parts.extensions.get::<AuthContext>().is_none() {
             return Err(PrincipalRejection::MissingLayer);
         }
@@ -83,8 +78,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
     type Rejection = PrincipalRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let principal =
-            <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let principal = <Principal as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         Claims::from_principal(&principal).map_err(|error| reject(parts, error))
     }
 }

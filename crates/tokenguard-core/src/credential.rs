@@ -71,10 +71,7 @@ impl<'a> Credential<'a> {
 
 impl fmt::Debug for Credential<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credential")
-            .field("scheme", &self.scheme)
-            .field("token", &"[redacted]")
-            .finish()
+        f.debug_struct("Credential").field("scheme", &self.scheme).field("token", &"[redacted]").finish()
     }
 }
 
@@ -106,9 +103,7 @@ pub fn from_authorization_values<'a>(
         return Ok(None);
     };
     if values.next().is_some() {
-        return Err(AuthError::InvalidRequest(
-            "more than one Authorization header",
-        ));
+        return Err(AuthError::InvalidRequest("more than one Authorization header"));
     }
     parse_authorization(value)
 }
@@ -131,14 +126,10 @@ pub fn parse_authorization(value: &[u8]) -> Result<Option<Credential<'_>>, AuthE
     };
     // RFC 9110: scheme 1*SP credentials. Every byte must be visible ASCII or SP.
     let Ok(rest) = std::str::from_utf8(rest) else {
-        return Err(AuthError::InvalidRequest(
-            "credential contains illegal characters",
-        ));
+        return Err(AuthError::InvalidRequest("credential contains illegal characters"));
     };
     if rest.bytes().any(|b| !(b == b' ' || b.is_ascii_graphic())) {
-        return Err(AuthError::InvalidRequest(
-            "credential contains illegal characters",
-        ));
+        return Err(AuthError::InvalidRequest("credential contains illegal characters"));
     }
     let rest = rest.trim_start_matches(' ');
     if rest.is_empty() {
@@ -170,21 +161,15 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
 pub(crate) fn is_b64token(token: &str) -> bool {
     let body = token.trim_end_matches('=');
     !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
+        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
 }
 
 fn single_b64token(rest: &str) -> Result<&str, AuthError> {
     if rest.contains(' ') {
-        return Err(AuthError::InvalidRequest(
-            "unexpected fields after the token",
-        ));
+        return Err(AuthError::InvalidRequest("unexpected fields after the token"));
     }
     if !is_b64token(rest) {
-        return Err(AuthError::InvalidRequest(
-            "token contains illegal characters",
-        ));
+        return Err(AuthError::InvalidRequest("token contains illegal characters"));
     }
     Ok(rest)
 }
@@ -220,9 +205,7 @@ fn rails_token(rest: &str) -> Result<&str, AuthError> {
                 return Err(AuthError::InvalidRequest("empty credential"));
             }
             if !is_b64token(value) {
-                return Err(AuthError::InvalidRequest(
-                    "token contains illegal characters",
-                ));
+                return Err(AuthError::InvalidRequest("token contains illegal characters"));
             }
             token = Some(value);
         }
@@ -230,10 +213,7 @@ fn rails_token(rest: &str) -> Result<&str, AuthError> {
         if tail.is_empty() {
             break;
         }
-        remaining = tail
-            .strip_prefix(',')
-            .ok_or(MALFORMED)?
-            .trim_start_matches(' ');
+        remaining = tail.strip_prefix(',').ok_or(MALFORMED)?.trim_start_matches(' ');
     }
     token.ok_or(MALFORMED)
 }
@@ -252,24 +232,12 @@ mod tests {
 
     #[test]
     fn accepts_every_documented_form() {
-        assert_eq!(
-            parse("Bearer abc.def-_~+/=="),
-            Ok(Some((Scheme::Bearer, "abc.def-_~+/==")))
-        );
+        assert_eq!(parse("Bearer abc.def-_~+/=="), Ok(Some((Scheme::Bearer, "abc.def-_~+/=="))));
         assert_eq!(parse("bEaReR   abc"), Ok(Some((Scheme::Bearer, "abc"))));
-        assert_eq!(
-            parse("Token 0123abcd"),
-            Ok(Some((Scheme::Token, "0123abcd")))
-        );
+        assert_eq!(parse("Token 0123abcd"), Ok(Some((Scheme::Token, "0123abcd"))));
         assert_eq!(parse("Token token=tg_x"), Ok(Some((Scheme::Token, "tg_x"))));
-        assert_eq!(
-            parse("token Token=\"tg_x\""),
-            Ok(Some((Scheme::Token, "tg_x")))
-        );
-        assert_eq!(
-            parse("Token token=\"tg_x\", nonce=\"a b\", v=1"),
-            Ok(Some((Scheme::Token, "tg_x")))
-        );
+        assert_eq!(parse("token Token=\"tg_x\""), Ok(Some((Scheme::Token, "tg_x"))));
+        assert_eq!(parse("Token token=\"tg_x\", nonce=\"a b\", v=1"), Ok(Some((Scheme::Token, "tg_x"))));
     }
 
     #[test]
@@ -299,21 +267,14 @@ mod tests {
             "Token token=a; x=y",
             "Token nonce=1, token=tg_x",
         ] {
-            assert!(
-                matches!(parse(value), Err(AuthError::InvalidRequest(_))),
-                "{value:?} gave {:?}",
-                parse(value)
-            );
+            assert!(matches!(parse(value), Err(AuthError::InvalidRequest(_))), "{value:?} gave {:?}", parse(value));
         }
     }
 
     #[test]
     fn two_headers_are_invalid_request() {
         let values: [&[u8]; 2] = [b"Bearer a", b"Bearer b"];
-        assert!(matches!(
-            from_authorization_values(values),
-            Err(AuthError::InvalidRequest(_))
-        ));
+        assert!(matches!(from_authorization_values(values), Err(AuthError::InvalidRequest(_))));
         assert_eq!(from_authorization_values(std::iter::empty()), Ok(None));
     }
 

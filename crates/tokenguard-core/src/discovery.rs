@@ -32,9 +32,7 @@ mod tests {
     #[test]
     fn builds_the_well_known_url() {
         assert_eq!(
-            discovery_url("https://idp.example/realms/demo/")
-                .unwrap()
-                .as_str(),
+            discovery_url("https://idp.example/realms/demo/").unwrap().as_str(),
             "https://idp.example/realms/demo/.well-known/openid-configuration"
         );
         assert!(discovery_url("http://idp.example").is_err());

@@ -92,28 +92,17 @@ impl AuthError {
             AuthError::InvalidRequest(_) | AuthError::InvalidToken(_) => {
                 vec![challenges.error_challenge(scheme, self.code(), self.description(), None)]
             }
-            AuthError::InsufficientScope { required } => vec![challenges.error_challenge(
-                scheme,
-                self.code(),
-                self.description(),
-                Some(required),
-            )],
+            AuthError::InsufficientScope { required } => {
+                vec![challenges.error_challenge(scheme, self.code(), self.description(), Some(required))]
+            }
             AuthError::Unavailable { .. } => Vec::new(),
         };
         let retry_after = match self {
-            AuthError::Unavailable { retry_after, .. } => {
-                Some(HeaderValue::from(retry_after.as_secs().max(1)))
-            }
+            AuthError::Unavailable { retry_after, .. } => Some(HeaderValue::from(retry_after.as_secs().max(1))),
             _ => None,
         };
-        let body =
-            serde_json::json!({ "error": self.code(), "error_description": self.description() });
-        ErrorResponse {
-            status: self.status(),
-            www_authenticate,
-            retry_after,
-            body: Bytes::from(body.to_string()),
-        }
+        let body = serde_json::json!({ "error": self.code(), "error_description": self.description() });
+        ErrorResponse { status: self.status(), www_authenticate, retry_after, body: Bytes::from(body.to_string()) }
     }
 }
 
@@ -136,10 +125,7 @@ impl ErrorResponse {
         let mut response = http::Response::new(body(self.body));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         for challenge in self.www_authenticate {
             headers.append(http::header::WWW_AUTHENTICATE, challenge);
         }
@@ -166,19 +152,11 @@ impl Challenges {
     /// (a configuration error caught at start-up).
     pub fn new(realm: &str, schemes: &[Scheme]) -> Self {
         assert!(
-            realm
-                .bytes()
-                .all(|b| b == b' ' || (b.is_ascii_graphic() && b != b'"' && b != b'\\')),
+            realm.bytes().all(|b| b == b' ' || (b.is_ascii_graphic() && b != b'"' && b != b'\\')),
             "realm must be printable ASCII without quotes or backslashes"
         );
-        let plain = schemes
-            .iter()
-            .map(|scheme| quoted_header(&format!("{scheme} realm=\"{realm}\"")))
-            .collect();
-        Self {
-            realm: realm.into(),
-            plain,
-        }
+        let plain = schemes.iter().map(|scheme| quoted_header(&format!("{scheme} realm=\"{realm}\""))).collect();
+        Self { realm: realm.into(), plain }
     }
 
     /// The realm.
@@ -186,17 +164,9 @@ impl Challenges {
         &self.realm
     }
 
-    fn error_challenge(
-        &self,
-        scheme: Scheme,
-        code: &str,
-        description: &str,
-        scope: Option<&str>,
-    ) -> HeaderValue {
-        let mut value = format!(
-            "{scheme} realm=\"{}\", error=\"{code}\", error_description=\"{description}\"",
-            self.realm
-        );
+    fn error_challenge(&self, scheme: Scheme, code: &str, description: &str, scope: Option<&str>) -> HeaderValue {
+        let mut value =
+            format!("{scheme} realm=\"{}\", error=\"{code}\", error_description=\"{description}\"", self.realm);
         if let Some(scope) = scope {
             value.push_str(&format!(", scope=\"{scope}\""));
         }
@@ -228,24 +198,13 @@ mod tests {
     fn missing_credentials_lists_every_scheme_without_error() {
         let response = AuthError::MissingCredentials.to_response(&challenges(), None);
         assert_eq!(response.status, 401);
-        assert_eq!(
-            response.www_authenticate,
-            [
-                r#"Bearer realm="tokenguard""#,
-                r#"Token realm="tokenguard""#
-            ]
-        );
-        assert_eq!(
-            response.body,
-            r#"{"error":"unauthorized","error_description":"authentication is required"}"#
-        );
+        assert_eq!(response.www_authenticate, [r#"Bearer realm="tokenguard""#, r#"Token realm="tokenguard""#]);
+        assert_eq!(response.body, r#"{"error":"unauthorized","error_description":"authentication is required"}"#);
     }
 
     #[test]
     fn insufficient_scope_names_the_scope_and_the_scheme_used() {
-        let error = AuthError::InsufficientScope {
-            required: "read".into(),
-        };
+        let error = AuthError::InsufficientScope { required: "read".into() };
         let response = error.to_response(&challenges(), Some(Scheme::Token));
         assert_eq!(response.status, 403);
         assert_eq!(
@@ -258,10 +217,7 @@ mod tests {
 
     #[test]
     fn unavailable_has_retry_after_and_no_challenge() {
-        let error = AuthError::Unavailable {
-            reason: "issuer unavailable",
-            retry_after: Duration::from_millis(10),
-        };
+        let error = AuthError::Unavailable { reason: "issuer unavailable", retry_after: Duration::from_millis(10) };
         let response = error.to_response(&challenges(), Some(Scheme::Bearer));
         assert_eq!(response.status, 503);
         assert!(response.www_authenticate.is_empty());

@@ -18,10 +18,7 @@ pub struct HttpOptions {
 
 impl Default for HttpOptions {
     fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(5),
-            max_body_bytes: 256 * 1024,
-        }
+        Self { timeout: Duration::from_secs(5), max_body_bytes: 256 * 1024 }
     }
 }
 
@@ -60,30 +57,16 @@ impl Fetcher {
             .no_proxy()
             .user_agent(concat!("tokenguard/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self {
-            client,
-            max_body_bytes: options.max_body_bytes,
-        })
+        Ok(Self { client, max_body_bytes: options.max_body_bytes })
     }
 
     /// GETs `url` and parses the JSON body into `T`.
-    pub(crate) async fn get_json<T: DeserializeOwned>(
-        &self,
-        url: &Url,
-    ) -> Result<Fetched<T>, FetchError> {
-        let mut response = self
-            .client
-            .get(url.clone())
-            .header("accept", "application/json")
-            .send()
-            .await?;
+    pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<Fetched<T>, FetchError> {
+        let mut response = self.client.get(url.clone()).header("accept", "application/json").send().await?;
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_body_bytes as u64)
-        {
+        if response.content_length().is_some_and(|len| len > self.max_body_bytes as u64) {
             return Err(FetchError::TooLarge(self.max_body_bytes));
         }
         let max_age = max_age(response.headers());
@@ -94,10 +77,7 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched {
-            value: serde_json::from_slice(&body)?,
-            max_age,
-        })
+        Ok(Fetched { value: serde_json::from_slice(&body)?, max_age })
     }
 }
 
@@ -111,11 +91,7 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
             return Some(Duration::ZERO);
         }
         if let Some(seconds) = lower.strip_prefix("max-age=") {
-            result = seconds
-                .trim_matches('"')
-                .parse()
-                .ok()
-                .map(Duration::from_secs);
+            result = seconds.trim_matches('"').parse().ok().map(Duration::from_secs);
         }
     }
     result
@@ -150,15 +126,9 @@ mod tests {
     #[test]
     fn reads_max_age() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=600"),
-        );
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=600"));
         assert_eq!(max_age(&headers), Some(Duration::from_secs(600)));
-        headers.insert(
-            CACHE_CONTROL,
-            HeaderValue::from_static("max-age=600, no-store"),
-        );
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("max-age=600, no-store"));
         assert_eq!(max_age(&headers), Some(Duration::ZERO));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
         assert_eq!(max_age(&headers), None);

@@ -156,18 +156,11 @@ impl JwksCache {
 
     /// The key for a token with header `kid` and `alg`, fetching or refreshing
     /// the key set when needed.
-    pub async fn key_for(
-        &self,
-        kid: Option<&str>,
-        alg: Algorithm,
-    ) -> Result<Arc<VerificationKey>, AuthError> {
+    pub async fn key_for(&self, kid: Option<&str>, alg: Algorithm) -> Result<Arc<VerificationKey>, AuthError> {
         match self.decide(kid, alg, true) {
             Decision::Found(key) => Ok(key),
             Decision::Fail(error) => Err(error),
-            Decision::Refresh {
-                generation,
-                unknown_kid,
-            } => {
+            Decision::Refresh { generation, unknown_kid } => {
                 self.refresh(generation, unknown_kid).await;
                 match self.decide(kid, alg, false) {
                     Decision::Found(key) => Ok(key),
@@ -202,45 +195,26 @@ impl JwksCache {
         let options = &self.inner.options;
         self.read(|state| {
             let backing_off = state.retry_at.is_some_and(|at| now < at);
-            let retry_after = state.retry_at.map_or(options.retry_backoff, |at| {
-                at.saturating_duration_since(now)
-            });
-            let unavailable = AuthError::Unavailable {
-                reason: "the token issuer is unavailable",
-                retry_after,
-            };
-            let usable_keys = state
-                .keys
-                .as_ref()
-                .filter(|_| state.stale_until.is_some_and(|until| now < until));
+            let retry_after = state.retry_at.map_or(options.retry_backoff, |at| at.saturating_duration_since(now));
+            let unavailable = AuthError::Unavailable { reason: "the token issuer is unavailable", retry_after };
+            let usable_keys = state.keys.as_ref().filter(|_| state.stale_until.is_some_and(|until| now < until));
             let Some(keys) = usable_keys else {
                 return if may_refresh && !backing_off {
-                    Decision::Refresh {
-                        generation: state.generation,
-                        unknown_kid: false,
-                    }
+                    Decision::Refresh { generation: state.generation, unknown_kid: false }
                 } else {
                     Decision::Fail(unavailable)
                 };
             };
             let fresh = state.fresh_until.is_some_and(|until| now < until);
             if !fresh && may_refresh && !backing_off {
-                return Decision::Refresh {
-                    generation: state.generation,
-                    unknown_kid: false,
-                };
+                return Decision::Refresh { generation: state.generation, unknown_kid: false };
             }
             if let Some(key) = select(keys, kid, alg) {
                 return Decision::Found(key);
             }
-            let cooled_down = state
-                .last_miss_refresh
-                .is_none_or(|at| now >= at + options.refresh_cooldown);
+            let cooled_down = state.last_miss_refresh.is_none_or(|at| now >= at + options.refresh_cooldown);
             if kid.is_some() && may_refresh && cooled_down && !backing_off {
-                Decision::Refresh {
-                    generation: state.generation,
-                    unknown_kid: true,
-                }
+                Decision::Refresh { generation: state.generation, unknown_kid: true }
             } else {
                 Decision::Fail(AuthError::InvalidToken("unknown signing key"))
             }
@@ -263,14 +237,8 @@ impl JwksCache {
             state.generation += 1;
             match result {
                 Ok((metadata, keys, max_age)) => {
-                    let ttl = max_age.map_or(options.default_ttl, |age| {
-                        age.clamp(options.min_ttl, options.max_ttl)
-                    });
-                    tracing::debug!(
-                        keys = keys.len(),
-                        ttl_secs = ttl.as_secs(),
-                        "fetched signing keys"
-                    );
+                    let ttl = max_age.map_or(options.default_ttl, |age| age.clamp(options.min_ttl, options.max_ttl));
+                    tracing::debug!(keys = keys.len(), ttl_secs = ttl.as_secs(), "fetched signing keys");
                     state.metadata = metadata.or(state.metadata.take());
                     state.keys = Some(keys);
                     state.fresh_until = Some(now + ttl);
@@ -288,14 +256,7 @@ impl JwksCache {
     #[allow(clippy::type_complexity)]
     async fn fetch(
         &self,
-    ) -> Result<
-        (
-            Option<Arc<ProviderMetadata>>,
-            Arc<[Arc<VerificationKey>]>,
-            Option<Duration>,
-        ),
-        RefreshError,
-    > {
+    ) -> Result<(Option<Arc<ProviderMetadata>>, Arc<[Arc<VerificationKey>]>, Option<Duration>), RefreshError> {
         let (metadata, jwks_uri) = match &self.inner.source {
             JwksSource::Uri(url) => (None, url.clone()),
             JwksSource::Discovery { issuer } => {
@@ -307,25 +268,15 @@ impl JwksCache {
                 (Some(metadata), uri)
             }
         };
-        let fetched = self
-            .inner
-            .fetcher
-            .get_json::<JwkSet>(&jwks_uri)
-            .await
-            .map_err(RefreshError::Jwks)?;
+        let fetched = self.inner.fetcher.get_json::<JwkSet>(&jwks_uri).await.map_err(RefreshError::Jwks)?;
         let keys = usable_keys(&fetched.value.keys, &self.inner.options.algorithms);
         Ok((metadata, keys, fetched.max_age))
     }
 
     async fn discover(&self, issuer: &str) -> Result<ProviderMetadata, RefreshError> {
         let url = discovery_url(issuer).map_err(RefreshError::BadJwksUri)?;
-        let metadata: ProviderMetadata = self
-            .inner
-            .fetcher
-            .get_json(&url)
-            .await
-            .map_err(RefreshError::Discovery)?
-            .value;
+        let metadata: ProviderMetadata =
+            self.inner.fetcher.get_json(&url).await.map_err(RefreshError::Discovery)?.value;
         // OIDC Discovery §4.3: the issuer in the document must be exactly ours.
         if metadata.issuer != issuer {
             return Err(RefreshError::IssuerMismatch);
@@ -336,19 +287,15 @@ impl JwksCache {
 
 impl std::fmt::Debug for JwksCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwksCache")
-            .field("source", &self.inner.source)
-            .finish_non_exhaustive()
+        f.debug_struct("JwksCache").field("source", &self.inner.source).finish_non_exhaustive()
     }
 }
 
 fn usable_keys(jwks: &[Value], allowed: &[Algorithm]) -> Arc<[Arc<VerificationKey>]> {
     jwks.iter()
         .filter_map(|jwk| {
-            let key = jwk
-                .as_object()
-                .ok_or("a JWK is not an object")
-                .and_then(|jwk| VerificationKey::from_jwk(jwk, allowed));
+            let key =
+                jwk.as_object().ok_or("a JWK is not an object").and_then(|jwk| VerificationKey::from_jwk(jwk, allowed));
             match key {
                 Ok(key) => Some(Arc::new(key)),
                 Err(reason) => {
@@ -364,11 +311,7 @@ fn usable_keys(jwks: &[Value], allowed: &[Algorithm]) -> Arc<[Arc<VerificationKe
 
 /// The key with this `kid` that allows `alg`; without a `kid`, the only key
 /// that allows `alg`.
-fn select(
-    keys: &[Arc<VerificationKey>],
-    kid: Option<&str>,
-    alg: Algorithm,
-) -> Option<Arc<VerificationKey>> {
+fn select(keys: &[Arc<VerificationKey>], kid: Option<&str>, alg: Algorithm) -> Option<Arc<VerificationKey>> {
     match kid {
         // Prefer the key of this kid that allows alg; else any key of this kid,
         // so the verifier reports the algorithm mismatch rather than "unknown key".

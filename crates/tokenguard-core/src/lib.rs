@@ -28,9 +28,7 @@ pub mod actix;
 pub mod axum;
 
 pub use api_key_verifier::ApiKeyVerifier;
-pub use authenticator::{
-    AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Mode, Rejection,
-};
+pub use authenticator::{AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Mode, Rejection};
 pub use claims::Claims;
 pub use credential::{Credential, Scheme};
 pub use error::{AuthError, Challenges, ErrorResponse};
@@ -40,7 +38,7 @@ pub use jwt::{JwtRules, StaticKey, TypPolicy};
 pub use principal::{Principal, PrincipalKind};
 pub use scope::{ScopeRequirement, Scopes};
 pub use secret::Secret;
-pub use store::{ApiKeyRecord, KeyStore, MemoryKeyStore};
+pub use store::{ApiKeyRecord, CacheOptions, CachedKeyStore, KeyStore, MemoryKeyStore};
 
 /// Re-exported so callers can name algorithms without depending on `jsonwebtoken`.
 pub use jsonwebtoken::Algorithm;

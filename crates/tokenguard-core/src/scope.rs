@@ -107,10 +107,7 @@ impl fmt::Debug for Scopes {
 /// Whether `scope` is a valid RFC 6749 scope-token
 /// (`1*( %x21 / %x23-5B / %x5D-7E )`), so it can be named in a challenge.
 pub fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty()
-        && scope
-            .bytes()
-            .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
 #[cfg(test)]
@@ -133,21 +130,9 @@ mod tests {
 
     #[test]
     fn scope_string_and_scp_forms() {
-        assert!(
-            Scopes::from_claims(&claims(json!({"scope": "a b"})))
-                .unwrap()
-                .contains("b")
-        );
-        assert!(
-            Scopes::from_claims(&claims(json!({"scp": ["a", "b"]})))
-                .unwrap()
-                .contains("b")
-        );
-        assert!(
-            Scopes::from_claims(&claims(json!({"scp": "a b"})))
-                .unwrap()
-                .contains("b")
-        );
+        assert!(Scopes::from_claims(&claims(json!({"scope": "a b"}))).unwrap().contains("b"));
+        assert!(Scopes::from_claims(&claims(json!({"scp": ["a", "b"]}))).unwrap().contains("b"));
+        assert!(Scopes::from_claims(&claims(json!({"scp": "a b"}))).unwrap().contains("b"));
         assert!(Scopes::from_claims(&claims(json!({}))).unwrap().is_empty());
         assert!(Scopes::from_claims(&claims(json!({"scope": ["a"]}))).is_err());
         assert!(Scopes::from_claims(&claims(json!({"scp": [1]}))).is_err());
@@ -192,9 +177,7 @@ impl ScopeRequirement {
         match principal {
             None => Err(crate::AuthError::MissingCredentials),
             Some(principal) if principal.scopes().contains_all(self.all_of.iter()) => Ok(()),
-            Some(_) => Err(crate::AuthError::InsufficientScope {
-                required: self.display.to_string().into(),
-            }),
+            Some(_) => Err(crate::AuthError::InsufficientScope { required: self.display.to_string().into() }),
         }
     }
 }

@@ -16,10 +16,7 @@ fn authenticator(issuer: &TestIssuer, options: JwksOptions) -> Authenticator {
 
 async fn verify(authenticator: &Authenticator, token: &str) -> Result<String, AuthError> {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        AUTHORIZATION,
-        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
-    );
+    headers.insert(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
     match authenticator.authenticate(&headers, Mode::Required).await {
         Ok(Some(authenticated)) => Ok(authenticated.principal.subject().to_owned()),
         Ok(None) => unreachable!("credentials were sent"),
@@ -31,12 +28,7 @@ async fn verify(authenticator: &Authenticator, token: &str) -> Result<String, Au
 async fn ten_thousand_random_kids_cost_at_most_two_fetches() {
     let issuer = TestIssuer::start().await;
     let authenticator = authenticator(&issuer, JwksOptions::default());
-    assert_eq!(
-        verify(&authenticator, &issuer.token().sign())
-            .await
-            .as_deref(),
-        Ok("alice")
-    );
+    assert_eq!(verify(&authenticator, &issuer.token().sign()).await.as_deref(), Ok("alice"));
     let template = issuer.token().sign();
     let (_, payload_and_signature) = template.split_once('.').unwrap();
     for n in 0..10_000 {
@@ -44,16 +36,9 @@ async fn ten_thousand_random_kids_cost_at_most_two_fetches() {
         // kid must be looked up first, which is what a flood attacks.
         let header = base64_url(&format!(r#"{{"alg":"RS256","kid":"junk-{n}"}}"#));
         let token = format!("{header}.{payload_and_signature}");
-        assert_eq!(
-            verify(&authenticator, &token).await,
-            Err(AuthError::InvalidToken("unknown signing key"))
-        );
+        assert_eq!(verify(&authenticator, &token).await, Err(AuthError::InvalidToken("unknown signing key")));
     }
-    assert!(
-        issuer.jwks_fetches() <= 2,
-        "{} fetches",
-        issuer.jwks_fetches()
-    );
+    assert!(issuer.jwks_fetches() <= 2, "{} fetches", issuer.jwks_fetches());
 }
 
 fn base64_url(text: &str) -> String {
@@ -66,10 +51,7 @@ async fn a_slow_issuer_times_out_into_503() {
     let issuer = TestIssuer::start().await;
     issuer.set_fault(Fault::Slow(Duration::from_secs(10)));
     let options = JwksOptions {
-        http: HttpOptions {
-            timeout: Duration::from_millis(300),
-            ..HttpOptions::default()
-        },
+        http: HttpOptions { timeout: Duration::from_millis(300), ..HttpOptions::default() },
         ..JwksOptions::default()
     };
     let authenticator = authenticator(&issuer, options);
@@ -85,10 +67,7 @@ async fn a_slow_issuer_times_out_into_503() {
 async fn cache_control_max_age_is_honoured_within_bounds() {
     let issuer = TestIssuer::start().await;
     issuer.set_cache_control(Some("public, max-age=1"));
-    let options = JwksOptions {
-        min_ttl: Duration::ZERO,
-        ..JwksOptions::default()
-    };
+    let options = JwksOptions { min_ttl: Duration::ZERO, ..JwksOptions::default() };
     let authenticator = authenticator(&issuer, options);
     let token = issuer.token().sign();
     assert!(verify(&authenticator, &token).await.is_ok());
@@ -120,10 +99,7 @@ fn authenticator_default(issuer: &TestIssuer) -> Authenticator {
 async fn expired_keys_keep_serving_while_the_issuer_fails() {
     let issuer = TestIssuer::start().await;
     issuer.set_cache_control(Some("no-store"));
-    let options = JwksOptions {
-        min_ttl: Duration::ZERO,
-        ..JwksOptions::default()
-    };
+    let options = JwksOptions { min_ttl: Duration::ZERO, ..JwksOptions::default() };
     let authenticator = authenticator(&issuer, options);
     let token = issuer.token().sign();
     assert!(verify(&authenticator, &token).await.is_ok());
@@ -139,17 +115,13 @@ async fn expired_keys_keep_serving_while_the_issuer_fails() {
 #[tokio::test]
 async fn unusable_published_keys_never_verify() {
     let issuer = TestIssuer::start().await;
-    issuer.publish_raw_jwk(serde_json::json!({"kty": "oct", "kid": "shared", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}));
+    issuer.publish_raw_jwk(
+        serde_json::json!({"kty": "oct", "kid": "shared", "k": "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"}),
+    );
     let authenticator = authenticator_default(&issuer);
     assert!(verify(&authenticator, &issuer.token().sign()).await.is_ok());
-    let hs = issuer
-        .token()
-        .header("kid", "shared")
-        .sign_hs256(b"secret-secret-secret-secret-secret");
-    assert_eq!(
-        verify(&authenticator, &hs).await,
-        Err(AuthError::InvalidToken("unknown signing key"))
-    );
+    let hs = issuer.token().header("kid", "shared").sign_hs256(b"secret-secret-secret-secret-secret");
+    assert_eq!(verify(&authenticator, &hs).await, Err(AuthError::InvalidToken("unknown signing key")));
 }
 
 #[tokio::test]
@@ -157,19 +129,10 @@ async fn discovery_must_name_the_configured_issuer() {
     let issuer = TestIssuer::start().await;
     // Configured with a trailing slash: the discovery document says otherwise.
     let authenticator = Authenticator::builder()
-        .oidc_issuer(
-            JwtRules::new(format!("{}/", issuer.issuer()), [DEFAULT_AUDIENCE]),
-            JwksOptions::default(),
-        )
+        .oidc_issuer(JwtRules::new(format!("{}/", issuer.issuer()), [DEFAULT_AUDIENCE]), JwksOptions::default())
         .build()
         .unwrap();
-    let token = issuer
-        .token()
-        .claim("iss", format!("{}/", issuer.issuer()))
-        .sign();
-    assert!(matches!(
-        verify(&authenticator, &token).await,
-        Err(AuthError::Unavailable { .. })
-    ));
+    let token = issuer.token().claim("iss", format!("{}/", issuer.issuer())).sign();
+    assert!(matches!(verify(&authenticator, &token).await, Err(AuthError::Unavailable { .. })));
     assert_eq!(issuer.jwks_fetches(), 0);
 }

@@ -48,34 +48,23 @@ pub(crate) struct SigningKey {
 impl SigningKey {
     pub(crate) fn generate(kid: &str, alg: KeyAlg) -> Self {
         let pair = match alg {
-            KeyAlg::Rs256 | KeyAlg::Ps256 => {
-                Pair::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA keygen"))
+            KeyAlg::Rs256 | KeyAlg::Ps256 => Pair::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).expect("RSA keygen")),
+            KeyAlg::Es256 => {
+                Pair::Ec(EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING).expect("EC keygen"))
             }
-            KeyAlg::Es256 => Pair::Ec(
-                EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
-                    .expect("EC keygen"),
-            ),
             KeyAlg::EdDsa => Pair::Ed(Ed25519KeyPair::generate().expect("Ed25519 keygen")),
         };
-        Self {
-            kid: kid.to_owned(),
-            alg,
-            pair,
-        }
+        Self { kid: kid.to_owned(), alg, pair }
     }
 
     pub(crate) fn sign(&self, message: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
         match (&self.pair, self.alg) {
             (Pair::Rsa(pair), alg) => {
-                let padding: &'static dyn signature::RsaEncoding = if alg == KeyAlg::Ps256 {
-                    &signature::RSA_PSS_SHA256
-                } else {
-                    &signature::RSA_PKCS1_SHA256
-                };
+                let padding: &'static dyn signature::RsaEncoding =
+                    if alg == KeyAlg::Ps256 { &signature::RSA_PSS_SHA256 } else { &signature::RSA_PKCS1_SHA256 };
                 let mut signature = vec![0; pair.public_modulus_len()];
-                pair.sign(padding, &rng, message, &mut signature)
-                    .expect("RSA sign");
+                pair.sign(padding, &rng, message, &mut signature).expect("RSA sign");
                 signature
             }
             (Pair::Ec(pair), _) => pair.sign(&rng, message).expect("EC sign").as_ref().to_vec(),
@@ -110,34 +99,12 @@ impl SigningKey {
 
     pub(crate) fn public_pem(&self) -> String {
         let der = match &self.pair {
-            Pair::Rsa(pair) => pair
-                .public_key()
-                .as_der()
-                .expect("RSA public DER")
-                .as_ref()
-                .to_vec(),
-            Pair::Ec(pair) => pair
-                .public_key()
-                .as_der()
-                .expect("EC public DER")
-                .as_ref()
-                .to_vec(),
-            Pair::Ed(pair) => pair
-                .public_key()
-                .as_der()
-                .expect("Ed public DER")
-                .as_ref()
-                .to_vec(),
+            Pair::Rsa(pair) => pair.public_key().as_der().expect("RSA public DER").as_ref().to_vec(),
+            Pair::Ec(pair) => pair.public_key().as_der().expect("EC public DER").as_ref().to_vec(),
+            Pair::Ed(pair) => pair.public_key().as_der().expect("Ed public DER").as_ref().to_vec(),
         };
         let body = STANDARD.encode(der);
-        let lines: Vec<&str> = body
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            lines.join("\n")
-        )
+        let lines: Vec<&str> = body.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+        format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"))
     }
 }

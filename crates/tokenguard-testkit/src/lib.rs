@@ -68,9 +68,7 @@ pub(crate) struct Shared {
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A running local issuer. Stops when dropped.
@@ -89,9 +87,7 @@ impl TestIssuer {
 
     /// Starts an issuer on a free loopback port whose first key uses `alg`.
     pub async fn start_with(alg: KeyAlg) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
         let addr = listener.local_addr().expect("local address");
         let shared = Arc::new(Shared {
             issuer: format!("http://{addr}"),
@@ -105,12 +101,7 @@ impl TestIssuer {
             next_kid: AtomicUsize::new(1),
         });
         let (shutdown, task) = server::spawn(listener, shared.clone());
-        let issuer = Self {
-            addr,
-            shared,
-            shutdown: Some(shutdown),
-            task: Some(task),
-        };
+        let issuer = Self { addr, shared, shutdown: Some(shutdown), task: Some(task) };
         issuer.rotate(alg);
         issuer
     }
@@ -139,10 +130,7 @@ impl TestIssuer {
     /// Adds a new key of `alg`, publishes it and signs new tokens with it.
     /// Older keys stay published. Returns the new `kid`.
     pub fn rotate(&self, alg: KeyAlg) -> String {
-        let kid = format!(
-            "key-{}",
-            self.shared.next_kid.fetch_add(1, Ordering::Relaxed)
-        );
+        let kid = format!("key-{}", self.shared.next_kid.fetch_add(1, Ordering::Relaxed));
         let key = SigningKey::generate(&kid, alg);
         lock(&self.shared.keys).push(key);
         *lock(&self.shared.current_kid) = kid.clone();
@@ -166,10 +154,7 @@ impl TestIssuer {
 
     /// The PEM (`BEGIN PUBLIC KEY`) of key `kid`, for static-key configurations.
     pub fn public_key_pem(&self, kid: &str) -> Option<String> {
-        lock(&self.shared.keys)
-            .iter()
-            .find(|key| key.kid == kid)
-            .map(SigningKey::public_pem)
+        lock(&self.shared.keys).iter().find(|key| key.kid == kid).map(SigningKey::public_pem)
     }
 
     /// Makes the endpoints show `fault` from now on.
@@ -199,10 +184,7 @@ impl TestIssuer {
         }
         if let Some(mut task) = self.task.take() {
             // Idle keep-alive connections close at once; give in-flight ones a moment.
-            if tokio::time::timeout(Duration::from_secs(5), &mut task)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
                 task.abort();
             }
         }

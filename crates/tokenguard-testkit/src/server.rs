@@ -15,10 +15,7 @@ use tokio::task::JoinHandle;
 
 use crate::{Fault, Shared, lock};
 
-pub(crate) fn spawn(
-    listener: TcpListener,
-    shared: Arc<Shared>,
-) -> (oneshot::Sender<()>, JoinHandle<()>) {
+pub(crate) fn spawn(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let router = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
@@ -62,16 +59,10 @@ async fn answer(shared: &Shared, document: Value, cache_control: Option<String>)
     match fault {
         Fault::None => {}
         Fault::Status(status) => {
-            return StatusCode::from_u16(status)
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-                .into_response();
+            return StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response();
         }
         Fault::Html => {
-            return (
-                [(header::CONTENT_TYPE, "text/html")],
-                "<html><body>Maintenance</body></html>",
-            )
-                .into_response();
+            return ([(header::CONTENT_TYPE, "text/html")], "<html><body>Maintenance</body></html>").into_response();
         }
         Fault::Garbage => {
             return ([(header::CONTENT_TYPE, "application/json")], "{\"keys\": [").into_response();

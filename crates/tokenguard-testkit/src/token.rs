@@ -11,9 +11,7 @@ use crate::{DEFAULT_AUDIENCE, TestIssuer, lock};
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Builds a token; see [`TestIssuer::token`].
@@ -35,12 +33,7 @@ impl<'a> TokenBuilder<'a> {
             "exp": now + 3600,
             "client_id": "testkit-client",
         });
-        Self {
-            issuer,
-            header: Map::new(),
-            claims: into_map(claims),
-            kid: None,
-        }
+        Self { issuer, header: Map::new(), claims: into_map(claims), kid: None }
     }
 
     /// Sets (or, with `Value::Null`, removes) a claim.
@@ -87,15 +80,9 @@ impl<'a> TokenBuilder<'a> {
 
     /// Signs with the issuer's key.
     pub fn sign(self) -> String {
-        let kid = self
-            .kid
-            .clone()
-            .unwrap_or_else(|| self.issuer.current_kid());
+        let kid = self.kid.clone().unwrap_or_else(|| self.issuer.current_kid());
         let keys = lock(&self.issuer.shared.keys);
-        let key = keys
-            .iter()
-            .find(|key| key.kid == kid)
-            .expect("signing key is published");
+        let key = keys.iter().find(|key| key.kid == kid).expect("signing key is published");
         let mut header = into_map(json!({ "alg": key.alg.name(), "typ": "at+jwt", "kid": kid }));
         let signing_input = encode_parts(&mut header, self.header, &self.claims);
         let signature = key.sign(signing_input.as_bytes());
@@ -106,10 +93,7 @@ impl<'a> TokenBuilder<'a> {
     pub fn sign_hs256(self, secret: &[u8]) -> String {
         let mut header = into_map(json!({ "alg": "HS256", "typ": "JWT" }));
         let signing_input = encode_parts(&mut header, self.header, &self.claims);
-        let tag = hmac::sign(
-            &hmac::Key::new(hmac::HMAC_SHA256, secret),
-            signing_input.as_bytes(),
-        );
+        let tag = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, secret), signing_input.as_bytes());
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
@@ -122,11 +106,7 @@ impl<'a> TokenBuilder<'a> {
     }
 }
 
-fn encode_parts(
-    header: &mut Map<String, Value>,
-    overrides: Map<String, Value>,
-    claims: &Map<String, Value>,
-) -> String {
+fn encode_parts(header: &mut Map<String, Value>, overrides: Map<String, Value>, claims: &Map<String, Value>) -> String {
     for (name, value) in overrides {
         if value.is_null() {
             header.remove(&name);
@@ -136,11 +116,7 @@ fn encode_parts(
     }
     let header = serde_json::to_vec(header).unwrap_or_default();
     let claims = serde_json::to_vec(claims).unwrap_or_default();
-    format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header),
-        URL_SAFE_NO_PAD.encode(claims)
-    )
+    format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims))
 }
 
 fn into_map(value: Value) -> Map<String, Value> {

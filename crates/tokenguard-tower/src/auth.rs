@@ -26,19 +26,13 @@ pub struct AuthLayer {
 impl AuthLayer {
     /// Requests without credentials are refused with 401.
     pub fn required(authenticator: Authenticator) -> Self {
-        Self {
-            authenticator,
-            mode: Mode::Required,
-        }
+        Self { authenticator, mode: Mode::Required }
     }
 
     /// Requests without credentials pass anonymously; invalid credentials are
     /// still refused (never silently anonymous).
     pub fn optional(authenticator: Authenticator) -> Self {
-        Self {
-            authenticator,
-            mode: Mode::Optional,
-        }
+        Self { authenticator, mode: Mode::Optional }
     }
 }
 
@@ -46,11 +40,7 @@ impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Auth {
-            inner,
-            authenticator: self.authenticator.clone(),
-            mode: self.mode,
-        }
+        Auth { inner, authenticator: self.authenticator.clone(), mode: self.mode }
     }
 }
 
@@ -93,13 +83,8 @@ where
                     return Ok(authenticator.render(&rejection).into_http(error_body));
                 }
             };
-            request
-                .extensions_mut()
-                .insert(AuthContext::new(authenticator, scheme));
-            inner
-                .call(request)
-                .await
-                .map(|response| response.map(Either::Left))
+            request.extensions_mut().insert(AuthContext::new(authenticator, scheme));
+            inner.call(request).await.map(|response| response.map(Either::Left))
         })
     }
 }

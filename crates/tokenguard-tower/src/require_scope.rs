@@ -29,9 +29,7 @@ impl RequireScope {
     ///
     /// If `scopes` is empty or not made of RFC 6749 scope tokens.
     pub fn new(scopes: &str) -> Self {
-        Self {
-            requirement: ScopeRequirement::new(scopes),
-        }
+        Self { requirement: ScopeRequirement::new(scopes) }
     }
 }
 
@@ -39,10 +37,7 @@ impl<S> Layer<S> for RequireScope {
     type Service = RequireScopeService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RequireScopeService {
-            inner,
-            requirement: self.requirement.clone(),
-        }
+        RequireScopeService { inner, requirement: self.requirement.clone() }
     }
 }
 
@@ -73,10 +68,7 @@ where
             *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             return ResponseFuture::rejected(response);
         };
-        match self
-            .requirement
-            .check(request.extensions().get::<Principal>())
-        {
+        match self.requirement.check(request.extensions().get::<Principal>()) {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
             Err(error) => ResponseFuture::rejected(context.reject(error).into_http(error_body)),
         }
@@ -101,17 +93,11 @@ pin_project_lite::pin_project! {
 
 impl<F, B> ResponseFuture<F, B> {
     fn inner(future: F) -> Self {
-        Self {
-            state: State::Inner { future },
-        }
+        Self { state: State::Inner { future } }
     }
 
     fn rejected(response: Response<AuthBody<B>>) -> Self {
-        Self {
-            state: State::Rejected {
-                response: Some(response),
-            },
-        }
+        Self { state: State::Rejected { response: Some(response) } }
     }
 }
 
@@ -123,9 +109,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Inner { future } => future
-                .poll(cx)
-                .map_ok(|response| response.map(Either::Left)),
+            StateProj::Inner { future } => future.poll(cx).map_ok(|response| response.map(Either::Left)),
             StateProj::Rejected { response } => match response.take() {
                 Some(response) => Poll::Ready(Ok(response)),
                 None => Poll::Pending,

@@ -15,10 +15,7 @@ use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 fn authenticator(issuer: &TestIssuer) -> Authenticator {
     Authenticator::builder()
-        .oidc_issuer(
-            JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]),
-            JwksOptions::default(),
-        )
+        .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
         .api_keys(ApiKeyVerifier::new(Arc::new(MemoryKeyStore::new()), "tg"))
         .build()
         .unwrap()
@@ -36,29 +33,15 @@ async fn text<B: http_body::Body>(response: Response<B>) -> String
 where
     B::Error: std::fmt::Debug,
 {
-    String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap()
+    String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap()
 }
 
 #[tokio::test]
 async fn guards_a_plain_tower_service() {
     let issuer = TestIssuer::start().await;
     let handler = service_fn(|request: Request<Full<bytes::Bytes>>| async move {
-        let subject = request
-            .extensions()
-            .get::<Principal>()
-            .map(|p| p.subject().to_owned());
-        Ok::<_, Infallible>(Response::new(Full::new(bytes::Bytes::from(
-            subject.unwrap_or_default(),
-        ))))
+        let subject = request.extensions().get::<Principal>().map(|p| p.subject().to_owned());
+        Ok::<_, Infallible>(Response::new(Full::new(bytes::Bytes::from(subject.unwrap_or_default()))))
     });
     let service = ServiceBuilder::new()
         .layer(AuthLayer::required(authenticator(&issuer)))
@@ -66,30 +49,16 @@ async fn guards_a_plain_tower_service() {
         .service(handler);
 
     let token = issuer.token().scope("read").sign();
-    let response = service
-        .clone()
-        .oneshot(request(Some(&format!("Bearer {token}"))))
-        .await
-        .unwrap();
+    let response = service.clone().oneshot(request(Some(&format!("Bearer {token}")))).await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(text(response).await, "alice");
 
     let response = service.clone().oneshot(request(None)).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        response
-            .headers()
-            .get_all(header::WWW_AUTHENTICATE)
-            .iter()
-            .count(),
-        2
-    );
+    assert_eq!(response.headers().get_all(header::WWW_AUTHENTICATE).iter().count(), 2);
 
     let token = issuer.token().scope("write").sign();
-    let response = service
-        .oneshot(request(Some(&format!("Bearer {token}"))))
-        .await
-        .unwrap();
+    let response = service.oneshot(request(Some(&format!("Bearer {token}")))).await.unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(
         response.headers()[header::WWW_AUTHENTICATE],
@@ -106,64 +75,37 @@ struct Tenant {
 async fn claims_extractor_and_optional_principal() {
     let issuer = TestIssuer::start().await;
     let app: Router = Router::new()
-        .route(
-            "/tenant",
-            get(|Claims(t): Claims<Tenant>| async move { t.tenant }),
-        )
+        .route("/tenant", get(|Claims(t): Claims<Tenant>| async move { t.tenant }))
         .route(
             "/who",
-            get(|p: Option<Principal>| async move {
-                p.map_or("anonymous".into(), |p| p.subject().to_owned())
-            }),
+            get(|p: Option<Principal>| async move { p.map_or("anonymous".into(), |p| p.subject().to_owned()) }),
         )
         .layer(AuthLayer::optional(authenticator(&issuer)));
 
     let with_tenant = issuer.token().claim("tenant", "acme").sign();
-    let response = app
-        .clone()
-        .oneshot(request_to("/tenant", Some(&with_tenant)))
-        .await
-        .unwrap();
+    let response = app.clone().oneshot(request_to("/tenant", Some(&with_tenant))).await.unwrap();
     assert_eq!(text(response).await, "acme");
 
     let without_tenant = issuer.token().sign();
-    let response = app
-        .clone()
-        .oneshot(request_to("/tenant", Some(&without_tenant)))
-        .await
-        .unwrap();
+    let response = app.clone().oneshot(request_to("/tenant", Some(&without_tenant))).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         text(response).await,
         r#"{"error":"invalid_token","error_description":"the token lacks claims this route needs"}"#
     );
 
-    let response = app
-        .clone()
-        .oneshot(request_to("/tenant", None))
-        .await
-        .unwrap();
+    let response = app.clone().oneshot(request_to("/tenant", None)).await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
     let response = app.clone().oneshot(request_to("/who", None)).await.unwrap();
     assert_eq!(text(response).await, "anonymous");
-    let response = app
-        .oneshot(request_to("/who", Some("not-a-key")))
-        .await
-        .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::UNAUTHORIZED,
-        "bad credentials are never anonymous"
-    );
+    let response = app.oneshot(request_to("/who", Some("not-a-key"))).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "bad credentials are never anonymous");
 }
 
 #[tokio::test]
 async fn extractors_without_the_layer_are_a_wiring_error() {
-    let app: Router = Router::new().route(
-        "/",
-        get(|p: Principal| async move { p.subject().to_owned() }),
-    );
+    let app: Router = Router::new().route("/", get(|p: Principal| async move { p.subject().to_owned() }));
     let response = app.oneshot(request_to("/", None)).await.unwrap();
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }

@@ -55,20 +55,13 @@ pub fn parse(token: &str) -> Result<ParsedJwt<'_>, AuthError> {
     }
     let header = decode_object(header_b64)?;
     let claims = decode_object(payload_b64)?;
-    Ok(ParsedJwt {
-        header: read_header(&header)?,
-        claims,
-        signing_input,
-        signature,
-    })
+    Ok(ParsedJwt { header: read_header(&header)?, claims, signing_input, signature })
 }
 
 /// Decodes the claims of a token without verifying anything, to pick the
 /// verifier by `iss` (never to trust them) or to inspect a token.
 pub fn decode_object(segment: &str) -> Result<Map<String, Value>, AuthError> {
-    let bytes = URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| AuthError::InvalidToken("malformed token"))?;
+    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| AuthError::InvalidToken("malformed token"))?;
     match serde_json::from_slice(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(AuthError::InvalidToken("malformed token")),
@@ -152,17 +145,11 @@ mod tests {
             r#"["alg"]"#,
         ] {
             let token = format!("{}.{claims}.c2ln", b64(header));
-            assert!(
-                matches!(parse(&token), Err(AuthError::InvalidToken(_))),
-                "{header}"
-            );
+            assert!(matches!(parse(&token), Err(AuthError::InvalidToken(_))), "{header}");
         }
         for token in ["a.b", "a.b.c.d", "e30=.e30.c2ln", "%%.e30.c2ln"] {
             assert!(parse(token).is_err(), "{token}");
         }
-        assert_eq!(
-            parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(),
-            AuthError::InvalidToken("token too large")
-        );
+        assert_eq!(parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(), AuthError::InvalidToken("token too large"));
     }
 }

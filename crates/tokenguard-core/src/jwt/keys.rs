@@ -75,9 +75,7 @@ impl VerificationKey {
             return Err("key is not for signatures");
         }
         if let Some(ops) = jwk.get("key_ops") {
-            let verifies = ops
-                .as_array()
-                .is_some_and(|ops| ops.iter().any(|op| op == "verify"));
+            let verifies = ops.as_array().is_some_and(|ops| ops.iter().any(|op| op == "verify"));
             if !verifies {
                 return Err("key_ops does not allow verify");
             }
@@ -87,37 +85,25 @@ impl VerificationKey {
                 let n = text("n")?.ok_or("RSA key without n")?;
                 let e = text("e")?.ok_or("RSA key without e")?;
                 let modulus = URL_SAFE_NO_PAD.decode(n).map_err(|_| "bad RSA modulus")?;
-                let bits = modulus.iter().position(|&b| b != 0).map_or(0, |first| {
-                    (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize
-                });
+                let bits = modulus
+                    .iter()
+                    .position(|&b| b != 0)
+                    .map_or(0, |first| (modulus.len() - first) * 8 - modulus[first].leading_zeros() as usize);
                 if bits < MIN_RSA_BITS {
                     return Err("RSA key too short");
                 }
                 let exponent = URL_SAFE_NO_PAD.decode(e).map_err(|_| "bad RSA exponent")?;
-                (
-                    KeyFamily::Rsa,
-                    DecodingKey::from_rsa_raw_components(&modulus, &exponent),
-                )
+                (KeyFamily::Rsa, DecodingKey::from_rsa_raw_components(&modulus, &exponent))
             }
             (Some("EC"), Some(crv @ ("P-256" | "P-384"))) => {
                 let x = text("x")?.ok_or("EC key without x")?;
                 let y = text("y")?.ok_or("EC key without y")?;
-                let family = if crv == "P-256" {
-                    KeyFamily::P256
-                } else {
-                    KeyFamily::P384
-                };
-                (
-                    family,
-                    DecodingKey::from_ec_components(x, y).map_err(|_| "bad EC key")?,
-                )
+                let family = if crv == "P-256" { KeyFamily::P256 } else { KeyFamily::P384 };
+                (family, DecodingKey::from_ec_components(x, y).map_err(|_| "bad EC key")?)
             }
             (Some("OKP"), Some("Ed25519")) => {
                 let x = text("x")?.ok_or("OKP key without x")?;
-                (
-                    KeyFamily::Ed25519,
-                    DecodingKey::from_ed_components(x).map_err(|_| "bad Ed25519 key")?,
-                )
+                (KeyFamily::Ed25519, DecodingKey::from_ed_components(x).map_err(|_| "bad Ed25519 key")?)
             }
             (Some("oct"), _) => return Err("symmetric keys are never published for verification"),
             _ => return Err("unsupported key type or curve"),
@@ -132,18 +118,11 @@ impl VerificationKey {
             }
             None => family.algorithms().to_vec(),
         };
-        let algorithms: Vec<_> = algorithms
-            .into_iter()
-            .filter(|alg| allowed.contains(alg))
-            .collect();
+        let algorithms: Vec<_> = algorithms.into_iter().filter(|alg| allowed.contains(alg)).collect();
         if algorithms.is_empty() {
             return Err("no allowed algorithm for this key");
         }
-        Ok(Self {
-            kid: text("kid")?.map(str::to_owned),
-            algorithms,
-            key,
-        })
+        Ok(Self { kid: text("kid")?.map(str::to_owned), algorithms, key })
     }
 }
 
@@ -213,11 +192,7 @@ impl StaticKey {
             return Err(StaticKeyError::SecretTooShort);
         }
         let key = DecodingKey::from_secret(secret.expose().as_bytes());
-        Ok(Self(VerificationKey {
-            kid: None,
-            algorithms: vec![alg],
-            key,
-        }))
+        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key }))
     }
 
     /// A PEM public key (`BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`) verifying `alg`.
@@ -234,11 +209,7 @@ impl StaticKey {
             _ => return Err(StaticKeyError::AlgorithmMismatch(alg)),
         }
         .map_err(|_| StaticKeyError::BadPem)?;
-        Ok(Self(VerificationKey {
-            kid: None,
-            algorithms: vec![alg],
-            key,
-        }))
+        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key }))
     }
 }
 
@@ -287,10 +258,7 @@ mod tests {
             ("oct", json!({"kty": "oct", "k": "c2VjcmV0"})),
             ("unknown", json!({"kty": "XYZ"})),
         ] {
-            assert!(
-                VerificationKey::from_jwk(&jwk(key), DEFAULT_ALGORITHMS).is_err(),
-                "{case}"
-            );
+            assert!(VerificationKey::from_jwk(&jwk(key), DEFAULT_ALGORITHMS).is_err(), "{case}");
         }
         assert!(VerificationKey::from_jwk(&jwk(rsa(2048)), &[Algorithm::ES256]).is_err());
     }

@@ -22,16 +22,10 @@ use crate::principal::{Parts, Principal, PrincipalKind};
 use jose::ParsedJwt;
 
 /// Verifies the signature of `jwt` with `key`, then its claims with `rules`.
-pub(crate) fn verify(
-    jwt: &ParsedJwt<'_>,
-    key: &VerificationKey,
-    rules: &JwtRules,
-) -> Result<Principal, AuthError> {
+pub(crate) fn verify(jwt: &ParsedJwt<'_>, key: &VerificationKey, rules: &JwtRules) -> Result<Principal, AuthError> {
     let alg = jwt.header.alg;
     if !key.allows(alg) {
-        return Err(AuthError::InvalidToken(
-            "algorithm not allowed for the signing key",
-        ));
+        return Err(AuthError::InvalidToken("algorithm not allowed for the signing key"));
     }
     if !signature_is_valid(jwt, key, alg) {
         return Err(AuthError::InvalidToken("invalid signature"));
@@ -51,11 +45,6 @@ pub(crate) fn verify(
 fn signature_is_valid(jwt: &ParsedJwt<'_>, key: &VerificationKey, alg: Algorithm) -> bool {
     // An empty signature can never be valid; refuse it before any crypto.
     !jwt.signature.is_empty()
-        && jsonwebtoken::crypto::verify(
-            jwt.signature,
-            jwt.signing_input.as_bytes(),
-            key.decoding_key(),
-            alg,
-        )
-        .unwrap_or(false)
+        && jsonwebtoken::crypto::verify(jwt.signature, jwt.signing_input.as_bytes(), key.decoding_key(), alg)
+            .unwrap_or(false)
 }

@@ -40,10 +40,7 @@ pub(crate) struct CheckedClaims {
 impl JwtRules {
     /// Tokens must carry `iss` equal to `issuer` (exactly, byte for byte) and
     /// an `aud` naming one of `audiences`. Leeway defaults to 30 s.
-    pub fn new(
-        issuer: impl Into<String>,
-        audiences: impl IntoIterator<Item = impl Into<String>>,
-    ) -> Self {
+    pub fn new(issuer: impl Into<String>, audiences: impl IntoIterator<Item = impl Into<String>>) -> Self {
         Self {
             issuer: issuer.into(),
             audiences: audiences.into_iter().map(Into::into).collect(),
@@ -69,11 +66,7 @@ impl JwtRules {
         &self.issuer
     }
 
-    pub(crate) fn check(
-        &self,
-        header: &JoseHeader,
-        claims: &Map<String, Value>,
-    ) -> Result<CheckedClaims, AuthError> {
+    pub(crate) fn check(&self, header: &JoseHeader, claims: &Map<String, Value>) -> Result<CheckedClaims, AuthError> {
         self.check_at(header, claims, now())
     }
 
@@ -84,11 +77,7 @@ impl JwtRules {
         now: u64,
     ) -> Result<CheckedClaims, AuthError> {
         if self.typ == TypPolicy::AccessTokenJwt {
-            let typ = header
-                .typ
-                .as_deref()
-                .unwrap_or_default()
-                .to_ascii_lowercase();
+            let typ = header.typ.as_deref().unwrap_or_default().to_ascii_lowercase();
             if typ != "at+jwt" && typ != "application/at+jwt" {
                 return Err(AuthError::InvalidToken("not an access token"));
             }
@@ -124,18 +113,12 @@ impl JwtRules {
             Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
             _ => return Err(AuthError::InvalidToken("missing subject")),
         };
-        let scopes =
-            Scopes::from_claims(claims).map_err(|_| AuthError::InvalidToken("malformed scope"))?;
+        let scopes = Scopes::from_claims(claims).map_err(|_| AuthError::InvalidToken("malformed scope"))?;
         let client_id = ["client_id", "azp", "cid"]
             .iter()
             .find_map(|name| claims.get(*name).and_then(Value::as_str))
             .map(str::to_owned);
-        Ok(CheckedClaims {
-            subject,
-            client_id,
-            scopes,
-            expires_at,
-        })
+        Ok(CheckedClaims { subject, client_id, scopes, expires_at })
     }
 
     fn check_audience(&self, aud: Option<&Value>) -> Result<(), AuthError> {
@@ -151,11 +134,7 @@ impl JwtRules {
             }
             Some(_) => return Err(AuthError::InvalidToken("malformed audience")),
         };
-        if matches {
-            Ok(())
-        } else {
-            Err(AuthError::InvalidToken("wrong audience"))
-        }
+        if matches { Ok(()) } else { Err(AuthError::InvalidToken("wrong audience")) }
     }
 }
 
@@ -163,20 +142,15 @@ impl JwtRules {
 /// Fractions are truncated; anything else (strings, negatives, huge floats) is refused.
 fn numeric_date(value: &Value) -> Option<u64> {
     match value {
-        Value::Number(number) => number.as_u64().or_else(|| {
-            number
-                .as_f64()
-                .filter(|f| f.is_finite() && *f >= 0.0 && *f < 1e15)
-                .map(|f| f as u64)
-        }),
+        Value::Number(number) => number
+            .as_u64()
+            .or_else(|| number.as_f64().filter(|f| f.is_finite() && *f >= 0.0 && *f < 1e15).map(|f| f as u64)),
         _ => None,
     }
 }
 
 pub(crate) fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -188,11 +162,7 @@ mod tests {
     const NOW: u64 = 1_700_000_000;
 
     fn header(typ: Option<&str>) -> JoseHeader {
-        JoseHeader {
-            alg: Algorithm::RS256,
-            kid: None,
-            typ: typ.map(str::to_owned),
-        }
+        JoseHeader { alg: Algorithm::RS256, kid: None, typ: typ.map(str::to_owned) }
     }
 
     fn rules() -> JwtRules {
@@ -262,11 +232,7 @@ mod tests {
         assert!(check(with("nbf", json!(NOW + 30))).is_ok());
         let strict = rules().leeway(Duration::ZERO);
         let claims = with("exp", json!(NOW));
-        assert!(
-            strict
-                .check_at(&header(None), claims.as_object().unwrap(), NOW)
-                .is_err()
-        );
+        assert!(strict.check_at(&header(None), claims.as_object().unwrap(), NOW).is_err());
     }
 
     #[test]
@@ -274,16 +240,8 @@ mod tests {
         let strict = rules().typ(TypPolicy::AccessTokenJwt);
         let claims = valid();
         let claims = claims.as_object().unwrap();
-        assert!(
-            strict
-                .check_at(&header(Some("at+JWT")), claims, NOW)
-                .is_ok()
-        );
-        assert!(
-            strict
-                .check_at(&header(Some("application/at+jwt")), claims, NOW)
-                .is_ok()
-        );
+        assert!(strict.check_at(&header(Some("at+JWT")), claims, NOW).is_ok());
+        assert!(strict.check_at(&header(Some("application/at+jwt")), claims, NOW).is_ok());
         assert!(strict.check_at(&header(Some("JWT")), claims, NOW).is_err());
         assert!(strict.check_at(&header(None), claims, NOW).is_err());
     }

@@ -1,0 +1,122 @@
+//! [`KeyStore`]: where API key records live, by digest only.
+//!
+//! - [`MemoryKeyStore`] (`memory:`): one process, nothing persisted.
+//! - `SqliteKeyStore` (`sqlite://PATH`, feature `sqlite`): the embedded
+//!   default; the file and schema are created when absent.
+//! - `PostgresKeyStore` (`postgres://…`, feature `postgres`): keys shared by a
+//!   fleet of instances.
+//! - [`CachedKeyStore`]: the bounded cache every verifier puts in front.
+//!
+//! [`open`] picks one from a URL.
+
+mod cached;
+mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use cached::{CacheOptions, CachedKeyStore};
+pub use memory::MemoryKeyStore;
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresKeyStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteKeyStore;
+
+use crate::apikey::KeyDigest;
+use crate::scope::Scopes;
+
+/// One API key, as stored. The key itself is never stored, only its digest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    /// Public identifier (see [`KeyDigest::key_id`]).
+    pub id: String,
+    /// SHA-256 of the key.
+    pub digest: KeyDigest,
+    /// Who the key acts as.
+    pub subject: String,
+    /// What the key may do.
+    pub scopes: Scopes,
+    /// A human label.
+    pub name: Option<String>,
+    /// Seconds since the Unix epoch.
+    pub created_at: u64,
+    /// Seconds since the Unix epoch, if the key expires.
+    pub expires_at: Option<u64>,
+    /// Seconds since the Unix epoch, once revoked.
+    pub revoked_at: Option<u64>,
+    /// Seconds since the Unix epoch, updated lazily.
+    pub last_used_at: Option<u64>,
+}
+
+impl ApiKeyRecord {
+    /// A fresh record for `key` (which is digested here, never stored),
+    /// created now and not revoked.
+    pub fn for_key(
+        key: &crate::Secret,
+        subject: impl Into<String>,
+        scopes: Scopes,
+        name: Option<String>,
+        expires_at: Option<u64>,
+    ) -> Self {
+        let digest = KeyDigest::of(key.expose());
+        Self {
+            id: digest.key_id(),
+            digest,
+            subject: subject.into(),
+            scopes,
+            name,
+            created_at: crate::jwt::rules::now(),
+            expires_at,
+            revoked_at: None,
+            last_used_at: None,
+        }
+    }
+}
+
+/// Why a store operation failed. Only for logs: clients see 503.
+#[derive(Debug, thiserror::Error)]
+#[error("key store error: {0}")]
+pub struct StoreError(pub String);
+
+/// A store of API key records.
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
+    /// The record whose digest equals `digest`, revoked or not.
+    async fn find_by_digest(&self, digest: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// Adds a record.
+    async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError>;
+    /// All records.
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Marks the key `id` revoked at `at`; `false` if there is no such key.
+    async fn revoke(&self, id: &str, at: u64) -> Result<bool, StoreError>;
+    /// Records that key `id` was used at `at` (called lazily, not per request).
+    async fn touch(&self, id: &str, at: u64) -> Result<(), StoreError>;
+}
+
+/// Opens the store named by `url`: `memory:`, `sqlite://PATH` or
+/// `postgres://…` (also `postgresql://…`).
+pub async fn open(url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
+    if url == "memory:" {
+        return Ok(Arc::new(MemoryKeyStore::new()));
+    }
+    if url.starts_with("sqlite:") {
+        #[cfg(feature = "sqlite")]
+        return Ok(Arc::new(SqliteKeyStore::open(url).await?));
+        #[cfg(not(feature = "sqlite"))]
+        return Err(StoreError("this build has no SQLite support (feature `sqlite`)".into()));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        #[cfg(feature = "postgres")]
+        return Ok(Arc::new(PostgresKeyStore::open(url).await?));
+        #[cfg(not(feature = "postgres"))]
+        return Err(StoreError("this build has no PostgreSQL support (feature `postgres`)".into()));
+    }
+    Err(StoreError("unknown key store URL: use memory:, sqlite://PATH or postgres://…".into()))
+}

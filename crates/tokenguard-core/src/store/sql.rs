@@ -1,0 +1,182 @@
+//! What the SQL stores share: schema, migrations, statements and row mapping.
+//!
+//! The statements use `$N` placeholders, which both PostgreSQL and SQLite
+//! (through sqlx) understand, so both stores run the very same SQL: the
+//! [`impl_sql_key_store`] macro writes their `KeyStore` implementation once.
+
+use super::{ApiKeyRecord, StoreError};
+use crate::apikey::KeyDigest;
+use crate::scope::Scopes;
+
+/// One row: `(id, digest, subject, scopes, name, created_at, expires_at, revoked_at, last_used_at)`.
+pub(super) type Row = (String, Vec<u8>, String, String, Option<String>, i64, Option<i64>, Option<i64>, Option<i64>);
+
+/// The schema, as numbered idempotent migrations. `{digest_type}` is `BLOB`
+/// (SQLite) or `BYTEA` (PostgreSQL). Applied in order, each recorded in
+/// `tokenguard_schema_migrations`, so instances starting together converge.
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE IF NOT EXISTS tokenguard_api_keys (
+        id TEXT PRIMARY KEY,
+        digest {digest_type} NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        scopes TEXT NOT NULL,
+        name TEXT,
+        created_at BIGINT NOT NULL,
+        expires_at BIGINT,
+        revoked_at BIGINT,
+        last_used_at BIGINT
+    )",
+)];
+
+pub(super) const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS tokenguard_schema_migrations (
+    version BIGINT PRIMARY KEY,
+    applied_at BIGINT NOT NULL
+)";
+
+pub(super) fn to_row(record: &ApiKeyRecord) -> Row {
+    (
+        record.id.clone(),
+        record.digest.as_bytes().to_vec(),
+        record.subject.clone(),
+        record.scopes.iter().collect::<Vec<_>>().join(" "),
+        record.name.clone(),
+        to_i64(record.created_at),
+        record.expires_at.map(to_i64),
+        record.revoked_at.map(to_i64),
+        record.last_used_at.map(to_i64),
+    )
+}
+
+pub(super) fn from_row(row: Row) -> Result<ApiKeyRecord, StoreError> {
+    let (id, digest, subject, scopes, name, created_at, expires_at, revoked_at, last_used_at) = row;
+    let digest: [u8; 32] = digest.try_into().map_err(|_| StoreError(format!("key {id} has a malformed digest")))?;
+    Ok(ApiKeyRecord {
+        id,
+        digest: KeyDigest::from_bytes(digest),
+        subject,
+        scopes: Scopes::from_space_separated(&scopes),
+        name,
+        created_at: to_u64(created_at),
+        expires_at: expires_at.map(to_u64),
+        revoked_at: revoked_at.map(to_u64),
+        last_used_at: last_used_at.map(to_u64),
+    })
+}
+
+pub(super) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// Database errors go to logs only; their text never holds a key (we bind
+/// digests, never keys) and never the connection URL.
+pub(super) fn store_error(error: sqlx::Error) -> StoreError {
+    StoreError(error.to_string())
+}
+
+pub(super) const INSERT_MIGRATION: &str =
+    "INSERT INTO tokenguard_schema_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+pub(super) const FIND_BY_DIGEST: &str = "SELECT id, digest, subject, scopes, name, created_at, expires_at, revoked_at, last_used_at \
+     FROM tokenguard_api_keys WHERE digest = $1";
+pub(super) const INSERT: &str = "INSERT INTO tokenguard_api_keys \
+     (id, digest, subject, scopes, name, created_at, expires_at, revoked_at, last_used_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(super) const LIST: &str = "SELECT id, digest, subject, scopes, name, created_at, expires_at, revoked_at, \
+     last_used_at FROM tokenguard_api_keys ORDER BY created_at, id";
+pub(super) const REVOKE: &str = "UPDATE tokenguard_api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2";
+pub(super) const TOUCH: &str = "UPDATE tokenguard_api_keys SET last_used_at = $1 \
+     WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)";
+
+/// Implements `migrate` and [`KeyStore`](super::KeyStore) for a store with a
+/// `pool` field, using the shared statements above.
+macro_rules! impl_sql_key_store {
+    ($store:ty, digest_type = $digest_type:literal, migration_lock = $lock:expr) => {
+        impl $store {
+            async fn migrate(&self) -> Result<(), StoreError> {
+                for (version, statement) in sql::MIGRATIONS {
+                    let statement = statement.replace("{digest_type}", $digest_type);
+                    let mut transaction = self.pool.begin().await.map_err(store_error)?;
+                    let lock: Option<&'static str> = $lock;
+                    if let Some(lock) = lock {
+                        sqlx::query(lock).execute(&mut *transaction).await.map_err(store_error)?;
+                    }
+                    sqlx::query(sql::CREATE_MIGRATIONS_TABLE).execute(&mut *transaction).await.map_err(store_error)?;
+                    sqlx::query(sqlx::AssertSqlSafe(statement))
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(store_error)?;
+                    sqlx::query(sql::INSERT_MIGRATION)
+                        .bind(version)
+                        .bind(sql::to_i64(crate::jwt::rules::now()))
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(store_error)?;
+                    transaction.commit().await.map_err(store_error)?;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl KeyStore for $store {
+            async fn find_by_digest(&self, digest: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
+                let row: Option<sql::Row> = sqlx::query_as(sql::FIND_BY_DIGEST)
+                    .bind(digest.as_bytes().to_vec())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                let record = row.map(sql::from_row).transpose()?;
+                Ok(record.filter(|record| record.digest.ct_eq(digest)))
+            }
+
+            async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
+                let row = sql::to_row(&record);
+                sqlx::query(sql::INSERT)
+                    .bind(row.0)
+                    .bind(row.1)
+                    .bind(row.2)
+                    .bind(row.3)
+                    .bind(row.4)
+                    .bind(row.5)
+                    .bind(row.6)
+                    .bind(row.7)
+                    .bind(row.8)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(())
+            }
+
+            async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+                let rows: Vec<sql::Row> = sqlx::query_as(sql::LIST).fetch_all(&self.pool).await.map_err(store_error)?;
+                rows.into_iter().map(sql::from_row).collect()
+            }
+
+            async fn revoke(&self, id: &str, at: u64) -> Result<bool, StoreError> {
+                let result = sqlx::query(sql::REVOKE)
+                    .bind(sql::to_i64(at))
+                    .bind(id.to_owned())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(result.rows_affected() > 0)
+            }
+
+            async fn touch(&self, id: &str, at: u64) -> Result<(), StoreError> {
+                sqlx::query(sql::TOUCH)
+                    .bind(sql::to_i64(at))
+                    .bind(id.to_owned())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(super) use impl_sql_key_store;
