@@ -149,7 +149,7 @@ impl Server {
         }
         let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
         let logs = Arc::new(Mutex::new(String::new()));
-        collect(child.stderr.take().expect("stderr"), logs.clone());
+        let stderr_done = collect(child.stderr.take().expect("stderr"), logs.clone());
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut lines = Vec::new();
         let deadline = Instant::now() + STARTUP_DEADLINE;
@@ -166,6 +166,8 @@ impl Server {
                 }
                 Ok(_) => {
                     let status = child.wait().await.ok().and_then(|s| s.code());
+                    // The process has exited: wait until everything it wrote to stderr is read.
+                    let _ = tokio::time::timeout(STARTUP_DEADLINE, stderr_done).await;
                     let output = format!("{}{}", lines.join("\n"), logs.lock().unwrap());
                     return Err((output, status));
                 }
@@ -234,7 +236,7 @@ impl Server {
     }
 }
 
-fn collect(stream: impl AsyncRead + Unpin + Send + 'static, sink: Arc<Mutex<String>>) {
+fn collect(stream: impl AsyncRead + Unpin + Send + 'static, sink: Arc<Mutex<String>>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -242,7 +244,7 @@ fn collect(stream: impl AsyncRead + Unpin + Send + 'static, sink: Arc<Mutex<Stri
             sink.push_str(&line);
             sink.push('\n');
         }
-    });
+    })
 }
 
 /// Polls `check` until it returns true or `deadline` passes.
