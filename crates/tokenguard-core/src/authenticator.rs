@@ -18,6 +18,7 @@ use crate::jwks::{JwksCache, JwksOptions, JwksSource};
 use crate::jwt::jose::{self, MAX_TOKEN_BYTES};
 use crate::jwt::{self, JwtRules, StaticKey, VerificationKey};
 use crate::principal::Principal;
+use crate::token_cache::{TokenCache, TokenCacheOptions, TokenCacheStats};
 
 /// Whether a request without credentials may pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,6 +58,7 @@ struct Inner {
     issuers: Vec<Issuer>,
     api_keys: Option<ApiKeyVerifier>,
     challenges: Challenges,
+    tokens: TokenCache,
 }
 
 struct Issuer {
@@ -66,7 +68,7 @@ struct Issuer {
 
 enum IssuerKeys {
     Jwks(JwksCache),
-    Static(Vec<VerificationKey>),
+    Static(Vec<Arc<VerificationKey>>),
 }
 
 impl Authenticator {
@@ -117,42 +119,61 @@ impl Authenticator {
         }
     }
 
-    /// Verifies one credential.
+    /// Verifies one credential. Credentials verified before are answered
+    /// from the verified-token cache without any crypto or I/O.
     pub async fn verify(&self, credential: Credential<'_>) -> Result<Principal, AuthError> {
-        let token = credential.token();
+        let (token, scheme) = (credential.token(), credential.scheme());
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::InvalidToken("token too large"));
         }
-        match credential.scheme() {
-            Scheme::Bearer if jose::looks_like_jwt(token) => self.verify_jwt(token).await,
+        let tokens = &self.inner.tokens;
+        if let Some(principal) = tokens.get(token, scheme) {
+            return Ok(principal);
+        }
+        match scheme {
+            Scheme::Bearer if jose::looks_like_jwt(token) => {
+                let (principal, key) = self.verify_jwt(token).await?;
+                tokens.insert_jwt(token, &principal, &key);
+                Ok(principal)
+            }
             Scheme::Bearer | Scheme::Token => match &self.inner.api_keys {
-                Some(api_keys) => api_keys.verify(token).await,
+                Some(api_keys) => {
+                    let principal = api_keys.verify(token).await?;
+                    tokens.insert_api_key(token, scheme, &principal);
+                    Ok(principal)
+                }
                 None => Err(AuthError::InvalidToken("unsupported token")),
             },
         }
     }
 
-    async fn verify_jwt(&self, token: &str) -> Result<Principal, AuthError> {
+    async fn verify_jwt(&self, token: &str) -> Result<(Principal, Arc<VerificationKey>), AuthError> {
         let jwt = jose::parse(token)?;
         let issuer = match jwt.claims.get("iss") {
             Some(serde_json::Value::String(iss)) => self.inner.issuers.iter().find(|i| i.rules.issuer() == iss),
             _ => return Err(AuthError::InvalidToken("missing issuer")),
         }
         .ok_or(AuthError::InvalidToken("untrusted issuer"))?;
-        match &issuer.keys {
-            IssuerKeys::Jwks(cache) => {
-                let key = cache.key_for(jwt.header.kid.as_deref(), jwt.header.alg).await?;
-                jwt::verify(&jwt, &key, &issuer.rules)
-            }
-            IssuerKeys::Static(keys) => {
-                let key = keys
-                    .iter()
-                    .find(|key| key.allows(jwt.header.alg))
-                    .or_else(|| keys.first())
-                    .ok_or(AuthError::InvalidToken("unknown signing key"))?;
-                jwt::verify(&jwt, key, &issuer.rules)
-            }
-        }
+        let key = match &issuer.keys {
+            IssuerKeys::Jwks(cache) => cache.key_for(jwt.header.kid.as_deref(), jwt.header.alg).await?,
+            IssuerKeys::Static(keys) => keys
+                .iter()
+                .find(|key| key.allows(jwt.header.alg))
+                .or_else(|| keys.first())
+                .cloned()
+                .ok_or(AuthError::InvalidToken("unknown signing key"))?,
+        };
+        Ok((jwt::verify(&jwt, &key, &issuer.rules)?, key))
+    }
+
+    /// How full the verified-token cache is.
+    pub fn token_cache_stats(&self) -> TokenCacheStats {
+        self.inner.tokens.stats()
+    }
+
+    /// The API key verifier, if API keys are accepted.
+    pub fn api_keys(&self) -> Option<&ApiKeyVerifier> {
+        self.inner.api_keys.as_ref()
     }
 
     /// Renders a rejection with this authenticator's challenges.
@@ -200,6 +221,7 @@ pub struct AuthenticatorBuilder {
     issuers: Vec<(JwtRules, PendingKeys)>,
     api_keys: Option<ApiKeyVerifier>,
     realm: Option<String>,
+    token_cache: TokenCacheOptions,
 }
 
 enum PendingKeys {
@@ -242,6 +264,13 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Bounds of the verified-token cache (on by default: 32 MiB, JWTs up
+    /// to 5 min, API keys 2 s). `max_bytes: 0` turns it off.
+    pub fn token_cache(mut self, options: TokenCacheOptions) -> Self {
+        self.token_cache = options;
+        self
+    }
+
     /// The realm named in challenges. Default `tokenguard`.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -257,7 +286,7 @@ impl AuthenticatorBuilder {
             }
             let keys = match keys {
                 PendingKeys::Jwks(source, options) => IssuerKeys::Jwks(JwksCache::new(source, *options)?),
-                PendingKeys::Static(keys) => IssuerKeys::Static(keys.into_iter().map(|key| key.0).collect()),
+                PendingKeys::Static(keys) => IssuerKeys::Static(keys.into_iter().map(|key| Arc::new(key.0)).collect()),
             };
             issuers.push(Issuer { rules, keys });
         }
@@ -273,7 +302,12 @@ impl AuthenticatorBuilder {
             schemes.push(Scheme::Token);
         }
         Ok(Authenticator {
-            inner: Arc::new(Inner { issuers, api_keys: self.api_keys, challenges: Challenges::new(realm, &schemes) }),
+            inner: Arc::new(Inner {
+                issuers,
+                api_keys: self.api_keys,
+                challenges: Challenges::new(realm, &schemes),
+                tokens: TokenCache::new(self.token_cache),
+            }),
         })
     }
 }

@@ -269,7 +269,8 @@ impl JwksCache {
             }
         };
         let fetched = self.inner.fetcher.get_json::<JwkSet>(&jwks_uri).await.map_err(RefreshError::Jwks)?;
-        let keys = usable_keys(&fetched.value.keys, &self.inner.options.algorithms);
+        let previous = self.read(|state| state.keys.clone()).unwrap_or_default();
+        let keys = usable_keys(&fetched.value.keys, &self.inner.options.algorithms, &previous);
         Ok((metadata, keys, fetched.max_age))
     }
 
@@ -291,12 +292,21 @@ impl std::fmt::Debug for JwksCache {
     }
 }
 
-fn usable_keys(jwks: &[Value], allowed: &[Algorithm]) -> Arc<[Arc<VerificationKey>]> {
+/// The usable keys of a JWKS document. A key published before keeps its
+/// `Arc`, so verifications cached with it stay valid; a key that left the
+/// set is dropped, which invalidates them.
+fn usable_keys(
+    jwks: &[Value],
+    allowed: &[Algorithm],
+    previous: &[Arc<VerificationKey>],
+) -> Arc<[Arc<VerificationKey>]> {
     jwks.iter()
         .filter_map(|jwk| {
-            let key =
-                jwk.as_object().ok_or("a JWK is not an object").and_then(|jwk| VerificationKey::from_jwk(jwk, allowed));
-            match key {
+            let jwk_object = jwk.as_object();
+            if let Some(known) = jwk_object.and_then(|jwk| previous.iter().find(|key| key.is_from(jwk))) {
+                return Some(known.clone());
+            }
+            match jwk_object.ok_or("a JWK is not an object").and_then(|jwk| VerificationKey::from_jwk(jwk, allowed)) {
                 Ok(key) => Some(Arc::new(key)),
                 Err(reason) => {
                     let kid = jwk.get("kid").and_then(Value::as_str).unwrap_or_default();
@@ -325,5 +335,23 @@ fn select(keys: &[Arc<VerificationKey>], kid: Option<&str>, alg: Algorithm) -> O
             let only = candidates.next()?;
             candidates.next().is_none().then(|| only.clone())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_refresh_keeps_the_same_key_objects_for_unchanged_keys() {
+        let n = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0xc5u8; 256]);
+        let first = json!({"kty": "RSA", "kid": "a", "n": n, "e": "AQAB"});
+        let second = json!({"kty": "RSA", "kid": "b", "n": n, "e": "AQAB"});
+        let before = usable_keys(&[first.clone()], DEFAULT_ALGORITHMS, &[]);
+        let after = usable_keys(&[first, second], DEFAULT_ALGORITHMS, &before);
+        assert_eq!(after.len(), 2);
+        assert!(Arc::ptr_eq(&before[0], &after[0]), "unchanged key keeps its Arc");
+        assert!(!Arc::ptr_eq(&before[0], &after[1]));
     }
 }

@@ -21,6 +21,7 @@ pub mod principal;
 pub mod scope;
 mod secret;
 pub mod store;
+mod token_cache;
 
 #[cfg(feature = "actix")]
 pub mod actix;
@@ -39,6 +40,7 @@ pub use principal::{Principal, PrincipalKind};
 pub use scope::{ScopeRequirement, Scopes};
 pub use secret::Secret;
 pub use store::{ApiKeyRecord, CacheOptions, CachedKeyStore, KeyStore, MemoryKeyStore};
+pub use token_cache::{TokenCacheOptions, TokenCacheStats};
 
 /// Re-exported so callers can name algorithms without depending on `jsonwebtoken`.
 pub use jsonwebtoken::Algorithm;

@@ -4,12 +4,23 @@
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
-use tokenguard_core::{AuthError, Authenticator, HttpOptions, JwksOptions, JwtRules, Mode};
+use tokenguard_core::{AuthError, Authenticator, HttpOptions, JwksOptions, JwtRules, Mode, TokenCacheOptions};
 use tokenguard_testkit::{DEFAULT_AUDIENCE, Fault, TestIssuer};
 
+/// Without the verified-token cache: these tests are about the JWKS cache,
+/// so every verification must reach it.
 fn authenticator(issuer: &TestIssuer, options: JwksOptions) -> Authenticator {
     Authenticator::builder()
         .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), options)
+        .token_cache(TokenCacheOptions { max_bytes: 0, ..TokenCacheOptions::default() })
+        .build()
+        .expect("valid configuration")
+}
+
+/// With the default verified-token cache.
+fn cached_authenticator(issuer: &TestIssuer) -> Authenticator {
+    Authenticator::builder()
+        .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
         .build()
         .expect("valid configuration")
 }
@@ -135,4 +146,37 @@ async fn discovery_must_name_the_configured_issuer() {
     let token = issuer.token().claim("iss", format!("{}/", issuer.issuer())).sign();
     assert!(matches!(verify(&authenticator, &token).await, Err(AuthError::Unavailable { .. })));
     assert_eq!(issuer.jwks_fetches(), 0);
+}
+
+#[tokio::test]
+async fn cached_verifications_die_with_their_signing_key() {
+    let issuer = TestIssuer::start().await;
+    let authenticator = cached_authenticator(&issuer);
+    let old_kid = issuer.current_kid();
+    let old = issuer.token().sign();
+    assert!(verify(&authenticator, &old).await.is_ok());
+    assert!(verify(&authenticator, &old).await.is_ok(), "answered from the cache");
+    assert_eq!(authenticator.token_cache_stats().entries, 1);
+
+    // The issuer rotates and stops publishing the old key; the first token of
+    // the new key triggers a refresh, which drops the old key.
+    issuer.rotate(tokenguard_testkit::KeyAlg::Rs256);
+    issuer.retire(&old_kid);
+    assert!(verify(&authenticator, &issuer.token().sign()).await.is_ok());
+    assert_eq!(issuer.jwks_fetches(), 2);
+    assert_eq!(verify(&authenticator, &old).await, Err(AuthError::InvalidToken("unknown signing key")));
+}
+
+#[tokio::test]
+async fn keys_still_published_keep_their_cached_verifications() {
+    let issuer = TestIssuer::start().await;
+    let authenticator = cached_authenticator(&issuer);
+    let old = issuer.token().sign();
+    assert!(verify(&authenticator, &old).await.is_ok());
+    issuer.rotate(tokenguard_testkit::KeyAlg::Es256);
+    assert!(verify(&authenticator, &issuer.token().sign()).await.is_ok());
+    assert_eq!(issuer.jwks_fetches(), 2);
+    // Served from the cache: the refresh kept the same key object.
+    issuer.set_fault(Fault::Status(503));
+    assert!(verify(&authenticator, &old).await.is_ok());
 }

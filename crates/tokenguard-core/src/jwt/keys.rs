@@ -36,6 +36,8 @@ pub struct VerificationKey {
     kid: Option<String>,
     algorithms: Vec<Algorithm>,
     key: DecodingKey,
+    /// The JWK it came from, to recognise the same key across refreshes.
+    jwk: Option<Map<String, Value>>,
 }
 
 impl VerificationKey {
@@ -52,6 +54,11 @@ impl VerificationKey {
     /// Whether this key may verify a token signed with `alg`.
     pub fn allows(&self, alg: Algorithm) -> bool {
         self.algorithms.contains(&alg)
+    }
+
+    /// Whether this key was made from exactly `jwk`.
+    pub(crate) fn is_from(&self, jwk: &Map<String, Value>) -> bool {
+        self.jwk.as_ref() == Some(jwk)
     }
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {
@@ -122,7 +129,7 @@ impl VerificationKey {
         if algorithms.is_empty() {
             return Err("no allowed algorithm for this key");
         }
-        Ok(Self { kid: text("kid")?.map(str::to_owned), algorithms, key })
+        Ok(Self { kid: text("kid")?.map(str::to_owned), algorithms, key, jwk: Some(jwk.clone()) })
     }
 }
 
@@ -192,7 +199,7 @@ impl StaticKey {
             return Err(StaticKeyError::SecretTooShort);
         }
         let key = DecodingKey::from_secret(secret.expose().as_bytes());
-        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key }))
+        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key, jwk: None }))
     }
 
     /// A PEM public key (`BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`) verifying `alg`.
@@ -209,7 +216,7 @@ impl StaticKey {
             _ => return Err(StaticKeyError::AlgorithmMismatch(alg)),
         }
         .map_err(|_| StaticKeyError::BadPem)?;
-        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key }))
+        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key, jwk: None }))
     }
 }
 
