@@ -348,7 +348,7 @@ mod tests {
         let n = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0xc5u8; 256]);
         let first = json!({"kty": "RSA", "kid": "a", "n": n, "e": "AQAB"});
         let second = json!({"kty": "RSA", "kid": "b", "n": n, "e": "AQAB"});
-        let before = usable_keys(&[first.clone()], DEFAULT_ALGORITHMS, &[]);
+        let before = usable_keys(std::slice::from_ref(&first), DEFAULT_ALGORITHMS, &[]);
         let after = usable_keys(&[first, second], DEFAULT_ALGORITHMS, &before);
         assert_eq!(after.len(), 2);
         assert!(Arc::ptr_eq(&before[0], &after[0]), "unchanged key keeps its Arc");

@@ -73,13 +73,8 @@ pub struct TokenCacheStats {
 
 impl TokenCache {
     pub(crate) fn new(options: TokenCacheOptions) -> Self {
-        let cache = (options.max_bytes > 0).then(|| {
-            Cache::builder()
-                .max_capacity(options.max_bytes)
-                .weigher(|token: &Box<str>, _: &Entry| u32::try_from(token.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX))
-                .expire_after(EntryExpiry)
-                .build()
-        });
+        let cache = (options.max_bytes > 0)
+            .then(|| Cache::builder().max_capacity(options.max_bytes).weigher(weigh).expire_after(EntryExpiry).build());
         Self { cache, options }
     }
 
@@ -127,6 +122,12 @@ impl TokenCache {
             None => TokenCacheStats { entries: 0, bytes: 0 },
         }
     }
+}
+
+// moka hands the key as stored (`&Box<str>`).
+#[allow(clippy::borrowed_box)]
+fn weigh(token: &Box<str>, _: &Entry) -> u32 {
+    u32::try_from(token.len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX)
 }
 
 /// Time from now until a Unix timestamp (zero if past).
