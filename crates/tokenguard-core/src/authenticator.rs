@@ -149,9 +149,10 @@ impl Authenticator {
 
     async fn verify_jwt(&self, token: &str) -> Result<(Principal, Arc<VerificationKey>), AuthError> {
         let jwt = jose::parse(token)?;
-        let issuer = match jwt.claims.get("iss") {
-            Some(serde_json::Value::String(iss)) => self.inner.issuers.iter().find(|i| i.rules.issuer() == iss),
-            _ => return Err(AuthError::InvalidToken("missing issuer")),
+        let claims = jwt.claims()?;
+        let issuer = match claims.issuer() {
+            Some(iss) => self.inner.issuers.iter().find(|i| i.rules.issuer() == iss),
+            None => return Err(AuthError::InvalidToken("missing issuer")),
         }
         .ok_or(AuthError::InvalidToken("untrusted issuer"))?;
         let key = match &issuer.keys {
@@ -163,7 +164,8 @@ impl Authenticator {
                 .cloned()
                 .ok_or(AuthError::InvalidToken("unknown signing key"))?,
         };
-        Ok((jwt::verify(&jwt, &key, &issuer.rules)?, key))
+        let checked = jwt::verify(&jwt, &claims, &key, &issuer.rules)?;
+        Ok((jwt::principal(checked, &issuer.rules, jwt.into_payload()), key))
     }
 
     /// How full the verified-token cache is.

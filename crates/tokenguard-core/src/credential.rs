@@ -124,6 +124,9 @@ pub fn parse_authorization(value: &[u8]) -> Result<Option<Credential<'_>>, AuthE
         // Basic, Digest, garbage…: not ours, so the client has not authenticated.
         return Ok(None);
     };
+    if let Some(token) = fast_single_token(scheme, rest) {
+        return Ok(Some(Credential { scheme, token }));
+    }
     // RFC 9110: scheme 1*SP credentials. Every byte must be visible ASCII or SP.
     let Ok(rest) = std::str::from_utf8(rest) else {
         return Err(AuthError::InvalidRequest("credential contains illegal characters"));
@@ -157,11 +160,44 @@ fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
     s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
+/// Characters of a `b64token` body (RFC 6750 §2.1), as a lookup table.
+const B64TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        b += 1;
+    }
+    table
+};
+
 /// `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="` (RFC 6750 §2.1).
 pub(crate) fn is_b64token(token: &str) -> bool {
-    let body = token.trim_end_matches('=');
-    !body.is_empty()
-        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+    b64token_len(token.as_bytes()) == Some(token.len())
+}
+
+/// The length of the `b64token` at the start of `bytes`, if there is one.
+fn b64token_len(bytes: &[u8]) -> Option<usize> {
+    let body = bytes.iter().take_while(|&&b| B64TOKEN[b as usize]).count();
+    let padding = bytes[body..].iter().take_while(|&&b| b == b'=').count();
+    (body > 0).then_some(body + padding)
+}
+
+/// The common case in one pass: `<scheme> <b64token>` (and not Rails'
+/// `token=`). Anything else takes the slow path, which explains what is wrong.
+fn fast_single_token(scheme: Scheme, rest: &[u8]) -> Option<&str> {
+    let mut token = rest;
+    while let [b' ', tail @ ..] = token {
+        token = tail;
+    }
+    if scheme == Scheme::Token && token.len() >= 6 && token[..6].eq_ignore_ascii_case(b"token=") {
+        return None;
+    }
+    if b64token_len(token)? != token.len() {
+        return None;
+    }
+    std::str::from_utf8(token).ok()
 }
 
 fn single_b64token(rest: &str) -> Result<&str, AuthError> {

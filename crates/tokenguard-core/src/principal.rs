@@ -1,7 +1,7 @@
 //! [`Principal`]: the verified identity of a caller.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Serialize, Serializer, ser::SerializeStruct};
 use serde_json::{Map, Value};
@@ -36,8 +36,15 @@ impl PrincipalKind {
 /// It serializes to the summary the examples' `/me` returns:
 /// `{"subject","kind","issuer","client_id","scopes","expires_at"}`; the raw
 /// claims are left out and available through [`Principal::claims`].
-#[derive(Clone, PartialEq)]
-pub struct Principal(Arc<Parts>);
+#[derive(Clone)]
+pub struct Principal(Arc<Inner>);
+
+struct Inner {
+    parts: Parts,
+    /// A JWT's claims set as JSON text, parsed into `claims` on first use.
+    raw_claims: Option<String>,
+    claims: OnceLock<Map<String, Value>>,
+}
 
 /// The fields of a [`Principal`], to build one.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,52 +68,67 @@ pub struct Parts {
 impl Principal {
     /// Builds a principal from its parts.
     pub fn new(parts: Parts) -> Self {
-        Self(Arc::new(parts))
+        Self(Arc::new(Inner { parts, raw_claims: None, claims: OnceLock::new() }))
+    }
+
+    /// A principal whose claims are the JSON object `raw_claims`, parsed lazily.
+    pub(crate) fn with_raw_claims(parts: Parts, raw_claims: String) -> Self {
+        Self(Arc::new(Inner { parts, raw_claims: Some(raw_claims), claims: OnceLock::new() }))
     }
 
     /// Who the principal is.
     pub fn subject(&self) -> &str {
-        &self.0.subject
+        &self.0.parts.subject
     }
 
     /// How it was verified.
     pub fn kind(&self) -> PrincipalKind {
-        self.0.kind
+        self.0.parts.kind
     }
 
     /// The issuer, if any.
     pub fn issuer(&self) -> Option<&str> {
-        self.0.issuer.as_deref()
+        self.0.parts.issuer.as_deref()
     }
 
     /// The OAuth client id, if any.
     pub fn client_id(&self) -> Option<&str> {
-        self.0.client_id.as_deref()
+        self.0.parts.client_id.as_deref()
     }
 
     /// The granted scopes.
     pub fn scopes(&self) -> &Scopes {
-        &self.0.scopes
+        &self.0.parts.scopes
     }
 
     /// Whether the principal has `scope` (exact match).
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.0.scopes.contains(scope)
+        self.0.parts.scopes.contains(scope)
     }
 
     /// Expiry in seconds since the Unix epoch, if the credential expires.
     pub fn expires_at(&self) -> Option<u64> {
-        self.0.expires_at
+        self.0.parts.expires_at
     }
 
     /// The verified claims.
     pub fn claims(&self) -> &Map<String, Value> {
-        &self.0.claims
+        match &self.0.raw_claims {
+            Some(raw) => self.0.claims.get_or_init(|| serde_json::from_str(raw).unwrap_or_default()),
+            None => &self.0.parts.claims,
+        }
     }
+}
 
-    /// All fields.
-    pub fn parts(&self) -> &Parts {
-        &self.0
+impl PartialEq for Principal {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.parts.subject == other.0.parts.subject
+            && self.0.parts.kind == other.0.parts.kind
+            && self.0.parts.issuer == other.0.parts.issuer
+            && self.0.parts.client_id == other.0.parts.client_id
+            && self.0.parts.scopes == other.0.parts.scopes
+            && self.0.parts.expires_at == other.0.parts.expires_at
+            && self.claims() == other.claims()
     }
 }
 
@@ -114,12 +136,12 @@ impl fmt::Debug for Principal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Claims are left out: they can be large, and custom claims may be sensitive.
         f.debug_struct("Principal")
-            .field("subject", &self.0.subject)
-            .field("kind", &self.0.kind)
-            .field("issuer", &self.0.issuer)
-            .field("client_id", &self.0.client_id)
-            .field("scopes", &self.0.scopes)
-            .field("expires_at", &self.0.expires_at)
+            .field("subject", &self.0.parts.subject)
+            .field("kind", &self.0.parts.kind)
+            .field("issuer", &self.0.parts.issuer)
+            .field("client_id", &self.0.parts.client_id)
+            .field("scopes", &self.0.parts.scopes)
+            .field("expires_at", &self.0.parts.expires_at)
             .finish_non_exhaustive()
     }
 }
@@ -127,12 +149,12 @@ impl fmt::Debug for Principal {
 impl Serialize for Principal {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut state = serializer.serialize_struct("Principal", 6)?;
-        state.serialize_field("subject", &self.0.subject)?;
-        state.serialize_field("kind", &self.0.kind)?;
-        state.serialize_field("issuer", &self.0.issuer)?;
-        state.serialize_field("client_id", &self.0.client_id)?;
-        state.serialize_field("scopes", &self.0.scopes)?;
-        state.serialize_field("expires_at", &self.0.expires_at)?;
+        state.serialize_field("subject", &self.0.parts.subject)?;
+        state.serialize_field("kind", &self.0.parts.kind)?;
+        state.serialize_field("issuer", &self.0.parts.issuer)?;
+        state.serialize_field("client_id", &self.0.parts.client_id)?;
+        state.serialize_field("scopes", &self.0.parts.scopes)?;
+        state.serialize_field("expires_at", &self.0.parts.expires_at)?;
         state.end()
     }
 }

@@ -54,6 +54,28 @@ impl Scopes {
         }
     }
 
+    /// Like [`Scopes::from_claims`], from the raw JSON of `scope` and `scp`.
+    pub(crate) fn from_raw_claims(
+        scope: Option<&serde_json::value::RawValue>,
+        scp: Option<&serde_json::value::RawValue>,
+    ) -> Result<Self, &'static str> {
+        let parse = |raw: Option<&serde_json::value::RawValue>| {
+            raw.map(|raw| serde_json::from_str::<Value>(raw.get()).map_err(|_| "malformed scope")).transpose()
+        };
+        // The common case, a `scope` string, without building a `Value`.
+        if let Some(scope) = crate::jwt::jose::string(scope) {
+            return Ok(Self::from_space_separated(&scope));
+        }
+        let mut claims = Map::new();
+        if let Some(scope) = parse(scope)? {
+            claims.insert("scope".into(), scope);
+        }
+        if let Some(scp) = parse(scp)? {
+            claims.insert("scp".into(), scp);
+        }
+        Self::from_claims(&claims)
+    }
+
     /// Whether `scope` is one of the scopes (exact match).
     pub fn contains(&self, scope: &str) -> bool {
         self.0.iter().any(|s| &**s == scope)

@@ -58,7 +58,7 @@ impl Expiry<Box<str>, Entry> for EntryExpiry {
 /// The cache. Cheap to clone (shared).
 #[derive(Clone)]
 pub(crate) struct TokenCache {
-    cache: Option<Cache<Box<str>, Entry>>,
+    cache: Option<Cache<Box<str>, Entry, foldhash::fast::RandomState>>,
     options: TokenCacheOptions,
 }
 
@@ -73,8 +73,15 @@ pub struct TokenCacheStats {
 
 impl TokenCache {
     pub(crate) fn new(options: TokenCacheOptions) -> Self {
-        let cache = (options.max_bytes > 0)
-            .then(|| Cache::builder().max_capacity(options.max_bytes).weigher(weigh).expire_after(EntryExpiry).build());
+        let cache = (options.max_bytes > 0).then(|| {
+            Cache::builder()
+                .max_capacity(options.max_bytes)
+                .weigher(weigh)
+                .expire_after(EntryExpiry)
+                // Keys are whole tokens (hundreds of bytes): a fast, randomly
+                // seeded hash instead of SipHash makes a hit much cheaper.
+                .build_with_hasher(foldhash::fast::RandomState::default())
+        });
         Self { cache, options }
     }
 

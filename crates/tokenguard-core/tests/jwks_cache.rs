@@ -180,3 +180,41 @@ async fn keys_still_published_keep_their_cached_verifications() {
     issuer.set_fault(Fault::Status(503));
     assert!(verify(&authenticator, &old).await.is_ok());
 }
+
+#[tokio::test]
+async fn static_pem_keys_verify_every_testkit_algorithm() {
+    use tokenguard_core::{Algorithm, StaticKey};
+    for (alg, jwa) in [
+        (tokenguard_testkit::KeyAlg::Rs256, Algorithm::RS256),
+        (tokenguard_testkit::KeyAlg::Ps256, Algorithm::PS256),
+        (tokenguard_testkit::KeyAlg::Es256, Algorithm::ES256),
+        (tokenguard_testkit::KeyAlg::EdDsa, Algorithm::EdDSA),
+    ] {
+        let issuer = TestIssuer::start_with(alg).await;
+        let pem = issuer.public_key_pem(&issuer.current_kid()).unwrap();
+        let key = StaticKey::public_pem(jwa, pem.as_bytes()).expect("PEM key");
+        let authenticator = Authenticator::builder()
+            .static_key(JwtRules::new("static-issuer", [DEFAULT_AUDIENCE]), key)
+            .build()
+            .unwrap();
+        let token = issuer.token().claim("iss", "static-issuer").sign();
+        assert_eq!(verify(&authenticator, &token).await.as_deref(), Ok("alice"), "{alg:?}");
+        let other = TestIssuer::start_with(alg).await.token().claim("iss", "static-issuer").sign();
+        assert_eq!(verify(&authenticator, &other).await, Err(AuthError::InvalidToken("invalid signature")), "{alg:?}");
+        assert_eq!(issuer.jwks_fetches(), 0);
+    }
+}
+
+#[tokio::test]
+async fn every_algorithm_verifies_through_the_jwks() {
+    for alg in [
+        tokenguard_testkit::KeyAlg::Rs256,
+        tokenguard_testkit::KeyAlg::Ps256,
+        tokenguard_testkit::KeyAlg::Es256,
+        tokenguard_testkit::KeyAlg::EdDsa,
+    ] {
+        let issuer = TestIssuer::start_with(alg).await;
+        let authenticator = authenticator_default(&issuer);
+        assert_eq!(verify(&authenticator, &issuer.token().sign()).await.as_deref(), Ok("alice"), "{alg:?}");
+    }
+}

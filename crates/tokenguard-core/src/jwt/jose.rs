@@ -2,7 +2,11 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::borrow::Cow;
+
 use jsonwebtoken::Algorithm;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::error::AuthError;
@@ -28,12 +32,65 @@ pub struct JoseHeader {
 pub struct ParsedJwt<'a> {
     /// The header.
     pub header: JoseHeader,
-    /// The claims set.
-    pub claims: Map<String, Value>,
+    /// The decoded claims set (a JSON object), read through [`ParsedJwt::claims`].
+    payload: String,
     /// `BASE64URL(header) . BASE64URL(payload)`.
     pub signing_input: &'a str,
     /// The base64url signature.
     pub signature: &'a str,
+}
+
+impl ParsedJwt<'_> {
+    /// The registered claims, borrowed from the payload (nothing else is parsed).
+    pub fn claims(&self) -> Result<ClaimsView<'_>, AuthError> {
+        serde_json::from_str(&self.payload).map_err(|_| AuthError::InvalidToken("malformed token"))
+    }
+
+    /// The claims set as JSON text.
+    pub fn into_payload(self) -> String {
+        self.payload
+    }
+}
+
+/// The claims tokenguard reads, each left as raw JSON until checked, so a
+/// verification allocates nothing for claims it does not need. A claim
+/// given twice makes the token malformed.
+#[derive(Debug, Default, Deserialize)]
+pub struct ClaimsView<'a> {
+    #[serde(borrow)]
+    pub(crate) iss: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) sub: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) aud: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) exp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) nbf: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) iat: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) scope: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) scp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) client_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) azp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) cid: Option<&'a RawValue>,
+}
+
+impl<'a> ClaimsView<'a> {
+    /// The `iss` claim, if it is a string.
+    pub fn issuer(&self) -> Option<Cow<'a, str>> {
+        string(self.iss)
+    }
+}
+
+/// A raw JSON value as a string, if it is one.
+pub(crate) fn string<'a>(raw: Option<&'a RawValue>) -> Option<Cow<'a, str>> {
+    raw.and_then(|raw| serde_json::from_str::<Cow<'a, str>>(raw.get()).ok())
 }
 
 /// Whether a token has the shape of a JWS (three dot-separated parts), so it
@@ -53,41 +110,63 @@ pub fn parse(token: &str) -> Result<ParsedJwt<'_>, AuthError> {
     if payload_b64.contains('.') {
         return Err(malformed);
     }
-    let header = decode_object(header_b64)?;
-    let claims = decode_object(payload_b64)?;
-    Ok(ParsedJwt { header: read_header(&header)?, claims, signing_input, signature })
+    let header = read_header(&decode_json_object(header_b64)?)?;
+    let payload = decode_json_object(payload_b64)?;
+    Ok(ParsedJwt { header, payload, signing_input, signature })
 }
 
-/// Decodes the claims of a token without verifying anything, to pick the
-/// verifier by `iss` (never to trust them) or to inspect a token.
+/// Decodes a base64url segment that must hold a JSON object, as text.
+fn decode_json_object(segment: &str) -> Result<String, AuthError> {
+    let malformed = || AuthError::InvalidToken("malformed token");
+    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| malformed())?;
+    let text = String::from_utf8(bytes).map_err(|_| malformed())?;
+    // serde would also read a struct from a JSON array: only objects are JOSE.
+    if !text.trim_start().starts_with('{') {
+        return Err(malformed());
+    }
+    Ok(text)
+}
+
+/// Decodes a segment into a JSON object without verifying anything (to
+/// inspect a token).
 pub fn decode_object(segment: &str) -> Result<Map<String, Value>, AuthError> {
-    let bytes = URL_SAFE_NO_PAD.decode(segment).map_err(|_| AuthError::InvalidToken("malformed token"))?;
-    match serde_json::from_slice(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        _ => Err(AuthError::InvalidToken("malformed token")),
+    serde_json::from_str(&decode_json_object(segment)?).map_err(|_| AuthError::InvalidToken("malformed token"))
+}
+
+/// The header members tokenguard reads, borrowed.
+#[derive(Deserialize)]
+struct RawHeader<'a> {
+    #[serde(borrow)]
+    alg: Cow<'a, str>,
+    #[serde(borrow, default)]
+    kid: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<Cow<'a, str>>,
+    #[serde(default)]
+    crit: Presence,
+}
+
+/// Whether a member is present at all (even as `null`).
+#[derive(Default)]
+struct Presence(bool);
+
+impl<'de> Deserialize<'de> for Presence {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(deserializer).map(|_| Presence(true))
     }
 }
 
-fn read_header(header: &Map<String, Value>) -> Result<JoseHeader, AuthError> {
+fn read_header(header: &str) -> Result<JoseHeader, AuthError> {
+    let header: RawHeader<'_> = serde_json::from_str(header).map_err(|_| AuthError::InvalidToken("malformed token"))?;
     // We understand no extension, so any `crit` means we must refuse (RFC 7515 §4.1.11).
-    if header.contains_key("crit") {
+    if header.crit.0 {
         return Err(AuthError::InvalidToken("unsupported critical header"));
     }
-    let alg = match header.get("alg") {
-        Some(Value::String(alg)) => algorithm(alg)?,
-        _ => return Err(AuthError::InvalidToken("malformed token")),
-    };
-    let kid = optional_string(header, "kid")?;
-    let typ = optional_string(header, "typ")?;
-    Ok(JoseHeader { alg, kid, typ })
-}
-
-fn optional_string(header: &Map<String, Value>, name: &str) -> Result<Option<String>, AuthError> {
-    match header.get(name) {
-        None => Ok(None),
-        Some(Value::String(value)) => Ok(Some(value.clone())),
-        Some(_) => Err(AuthError::InvalidToken("malformed token")),
-    }
+    Ok(JoseHeader {
+        alg: algorithm(&header.alg)?,
+        kid: header.kid.map(Cow::into_owned),
+        typ: header.typ.map(Cow::into_owned),
+    })
 }
 
 /// Maps a JWS `alg` name to an algorithm. `none` and anything unknown fail;
@@ -128,7 +207,7 @@ mod tests {
         let parsed = parse(&token).unwrap();
         assert_eq!(parsed.header.alg, Algorithm::RS256);
         assert_eq!(parsed.header.kid.as_deref(), Some("k1"));
-        assert_eq!(parsed.claims["sub"], "a");
+        assert_eq!(parsed.claims().unwrap().sub.map(|raw| raw.get()), Some(r#""a""#));
         assert_eq!(parsed.signature, "c2ln");
     }
 

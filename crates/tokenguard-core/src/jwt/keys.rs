@@ -1,9 +1,16 @@
 //! Verification keys: each carries the algorithms it may verify, decided by
 //! the key (its JWK `kty`, `crv`, `alg`) and the configured allow-list,
 //! never by a token.
+//!
+//! Keys are parsed once, when the key set is loaded: each holds an aws-lc
+//! `ParsedPublicKey` per allowed algorithm (the same aws-lc backend
+//! `jsonwebtoken` uses, minus its per-call key parsing), so a verification
+//! costs the signature check and nothing more.
 
 use std::fmt;
 
+use aws_lc_rs::hmac;
+use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
@@ -35,7 +42,7 @@ pub const DEFAULT_ALGORITHMS: &[Algorithm] = &[
 pub struct VerificationKey {
     kid: Option<String>,
     algorithms: Vec<Algorithm>,
-    key: DecodingKey,
+    verifiers: Vec<Verifier>,
     /// The JWK it came from, to recognise the same key across refreshes.
     jwk: Option<Map<String, Value>>,
 }
@@ -61,8 +68,26 @@ impl VerificationKey {
         self.jwk.as_ref() == Some(jwk)
     }
 
-    pub(crate) fn decoding_key(&self) -> &DecodingKey {
-        &self.key
+    /// Checks `signature` over `message` with algorithm `alg` (which must be
+    /// one of [`VerificationKey::algorithms`]).
+    pub(crate) fn verify_signature(&self, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.algorithms.iter().zip(&self.verifiers).any(|(allowed, verifier)| {
+            *allowed == alg
+                && match verifier {
+                    Verifier::Public(key) => key.verify_sig(message, signature).is_ok(),
+                    Verifier::Hmac(key) => hmac::verify(key, message, signature).is_ok(),
+                }
+        })
+    }
+
+    fn new(
+        kid: Option<String>,
+        algorithms: Vec<Algorithm>,
+        material: &KeyMaterial,
+        jwk: Option<Map<String, Value>>,
+    ) -> Result<Self, &'static str> {
+        let verifiers = algorithms.iter().map(|alg| material.verifier(*alg)).collect::<Result<_, _>>()?;
+        Ok(Self { kid, algorithms, verifiers, jwk })
     }
 
     /// Builds a key from one JWK (RFC 7517), or says why it cannot verify
@@ -100,17 +125,26 @@ impl VerificationKey {
                     return Err("RSA key too short");
                 }
                 let exponent = URL_SAFE_NO_PAD.decode(e).map_err(|_| "bad RSA exponent")?;
-                (KeyFamily::Rsa, DecodingKey::from_rsa_raw_components(&modulus, &exponent))
+                (KeyFamily::Rsa, KeyMaterial::Public(rsa_public_key_der(&modulus, &exponent)))
             }
             (Some("EC"), Some(crv @ ("P-256" | "P-384"))) => {
                 let x = text("x")?.ok_or("EC key without x")?;
                 let y = text("y")?.ok_or("EC key without y")?;
-                let family = if crv == "P-256" { KeyFamily::P256 } else { KeyFamily::P384 };
-                (family, DecodingKey::from_ec_components(x, y).map_err(|_| "bad EC key")?)
+                let (family, size) = if crv == "P-256" { (KeyFamily::P256, 32) } else { (KeyFamily::P384, 48) };
+                let x = URL_SAFE_NO_PAD.decode(x).map_err(|_| "bad EC key")?;
+                let y = URL_SAFE_NO_PAD.decode(y).map_err(|_| "bad EC key")?;
+                if x.len() != size || y.len() != size {
+                    return Err("bad EC key");
+                }
+                (family, KeyMaterial::Public([&[4u8][..], &x, &y].concat()))
             }
             (Some("OKP"), Some("Ed25519")) => {
                 let x = text("x")?.ok_or("OKP key without x")?;
-                (KeyFamily::Ed25519, DecodingKey::from_ed_components(x).map_err(|_| "bad Ed25519 key")?)
+                let x = URL_SAFE_NO_PAD.decode(x).map_err(|_| "bad Ed25519 key")?;
+                if x.len() != 32 {
+                    return Err("bad Ed25519 key");
+                }
+                (KeyFamily::Ed25519, KeyMaterial::Public(x))
             }
             (Some("oct"), _) => return Err("symmetric keys are never published for verification"),
             _ => return Err("unsupported key type or curve"),
@@ -129,7 +163,7 @@ impl VerificationKey {
         if algorithms.is_empty() {
             return Err("no allowed algorithm for this key");
         }
-        Ok(Self { kid: text("kid")?.map(str::to_owned), algorithms, key, jwk: Some(jwk.clone()) })
+        Self::new(text("kid")?.map(str::to_owned), algorithms, &key, Some(jwk.clone()))
     }
 }
 
@@ -141,6 +175,84 @@ impl fmt::Debug for VerificationKey {
             .field("algorithms", &self.algorithms)
             .finish_non_exhaustive()
     }
+}
+
+/// A pre-parsed verifier for one algorithm.
+#[derive(Clone)]
+enum Verifier {
+    Public(ParsedPublicKey),
+    Hmac(Box<hmac::Key>),
+}
+
+/// Raw key bytes in the form aws-lc parses: PKCS#1 `RSAPublicKey` DER, an
+/// uncompressed EC point, a raw Ed25519 key, or an HMAC secret.
+enum KeyMaterial {
+    Public(Vec<u8>),
+    Secret(Vec<u8>),
+}
+
+impl KeyMaterial {
+    fn verifier(&self, alg: Algorithm) -> Result<Verifier, &'static str> {
+        let public: &'static dyn VerificationAlgorithm = match alg {
+            Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+            Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+            Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+            Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+            Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+            Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+            Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+            Algorithm::EdDSA => &signature::ED25519,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                let hmac_alg = match alg {
+                    Algorithm::HS256 => hmac::HMAC_SHA256,
+                    Algorithm::HS384 => hmac::HMAC_SHA384,
+                    _ => hmac::HMAC_SHA512,
+                };
+                // An HMAC algorithm only ever pairs with a configured secret.
+                return match self {
+                    KeyMaterial::Secret(secret) => Ok(Verifier::Hmac(Box::new(hmac::Key::new(hmac_alg, secret)))),
+                    KeyMaterial::Public(_) => Err("HMAC needs a secret"),
+                };
+            }
+            _ => return Err("unsupported algorithm"),
+        };
+        match self {
+            KeyMaterial::Public(bytes) => {
+                ParsedPublicKey::new(public, bytes).map(Verifier::Public).map_err(|_| "the key does not parse")
+            }
+            KeyMaterial::Secret(_) => Err("a secret cannot verify an asymmetric algorithm"),
+        }
+    }
+}
+
+/// DER of a PKCS#1 `RSAPublicKey` (`SEQUENCE { INTEGER n, INTEGER e }`).
+fn rsa_public_key_der(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
+    fn push_len(out: &mut Vec<u8>, len: usize) {
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+    }
+    fn integer(value: &[u8]) -> Vec<u8> {
+        let value = &value[value.iter().position(|&b| b != 0).unwrap_or(value.len().saturating_sub(1))..];
+        let mut out = vec![0x02];
+        let pad = value.first().is_some_and(|b| b & 0x80 != 0);
+        push_len(&mut out, value.len() + usize::from(pad));
+        if pad {
+            out.push(0);
+        }
+        out.extend_from_slice(value);
+        out
+    }
+    let body = [integer(modulus), integer(exponent)].concat();
+    let mut out = vec![0x30];
+    push_len(&mut out, body.len());
+    out.extend(body);
+    out
 }
 
 #[derive(Clone, Copy)]
@@ -198,8 +310,10 @@ impl StaticKey {
         if secret.len() < MIN_HMAC_SECRET_BYTES {
             return Err(StaticKeyError::SecretTooShort);
         }
-        let key = DecodingKey::from_secret(secret.expose().as_bytes());
-        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key, jwk: None }))
+        let material = KeyMaterial::Secret(secret.expose().as_bytes().to_vec());
+        let key = VerificationKey::new(None, vec![alg], &material, None)
+            .map_err(|_| StaticKeyError::AlgorithmMismatch(alg))?;
+        Ok(Self(key))
     }
 
     /// A PEM public key (`BEGIN PUBLIC KEY` or `BEGIN RSA PUBLIC KEY`) verifying `alg`.
@@ -216,7 +330,9 @@ impl StaticKey {
             _ => return Err(StaticKeyError::AlgorithmMismatch(alg)),
         }
         .map_err(|_| StaticKeyError::BadPem)?;
-        Ok(Self(VerificationKey { kid: None, algorithms: vec![alg], key, jwk: None }))
+        // jsonwebtoken's PEM reader yields the bytes aws-lc expects for this key type.
+        let material = KeyMaterial::Public(key.try_get_as_bytes().map_err(|_| StaticKeyError::BadPem)?.to_vec());
+        VerificationKey::new(None, vec![alg], &material, None).map(Self).map_err(|_| StaticKeyError::BadPem)
     }
 }
 

@@ -2,10 +2,14 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::AuthError;
-use crate::jwt::jose::JoseHeader;
+use crate::jwt::jose::{ClaimsView, JoseHeader, string};
 use crate::scope::Scopes;
 
 /// What to require of the JOSE `typ` header.
@@ -66,14 +70,14 @@ impl JwtRules {
         &self.issuer
     }
 
-    pub(crate) fn check(&self, header: &JoseHeader, claims: &Map<String, Value>) -> Result<CheckedClaims, AuthError> {
+    pub(crate) fn check(&self, header: &JoseHeader, claims: &ClaimsView<'_>) -> Result<CheckedClaims, AuthError> {
         self.check_at(header, claims, now())
     }
 
     pub(crate) fn check_at(
         &self,
         header: &JoseHeader,
-        claims: &Map<String, Value>,
+        claims: &ClaimsView<'_>,
         now: u64,
     ) -> Result<CheckedClaims, AuthError> {
         if self.typ == TypPolicy::AccessTokenJwt {
@@ -82,14 +86,14 @@ impl JwtRules {
                 return Err(AuthError::InvalidToken("not an access token"));
             }
         }
-        match claims.get("iss") {
-            Some(Value::String(iss)) if *iss == self.issuer => {}
-            Some(_) => return Err(AuthError::InvalidToken("wrong issuer")),
-            None => return Err(AuthError::InvalidToken("missing issuer")),
+        match (claims.iss, claims.issuer()) {
+            (None, _) => return Err(AuthError::InvalidToken("missing issuer")),
+            (Some(_), Some(iss)) if iss == self.issuer => {}
+            (Some(_), _) => return Err(AuthError::InvalidToken("wrong issuer")),
         }
-        self.check_audience(claims.get("aud"))?;
+        self.check_audience(claims.aud)?;
         let leeway = self.leeway.as_secs();
-        let expires_at = match claims.get("exp") {
+        let expires_at = match claims.exp {
             None => return Err(AuthError::InvalidToken("missing expiry")),
             Some(exp) => numeric_date(exp).ok_or(AuthError::InvalidToken("malformed expiry"))?,
         };
@@ -97,51 +101,58 @@ impl JwtRules {
         if now >= expires_at.saturating_add(leeway) {
             return Err(AuthError::InvalidToken("token expired"));
         }
-        if let Some(nbf) = claims.get("nbf") {
+        if let Some(nbf) = claims.nbf {
             let nbf = numeric_date(nbf).ok_or(AuthError::InvalidToken("malformed not-before"))?;
             if now.saturating_add(leeway) < nbf {
                 return Err(AuthError::InvalidToken("token not yet valid"));
             }
         }
-        if let Some(iat) = claims.get("iat") {
+        if let Some(iat) = claims.iat {
             let iat = numeric_date(iat).ok_or(AuthError::InvalidToken("malformed issued-at"))?;
             if now.saturating_add(leeway) < iat {
                 return Err(AuthError::InvalidToken("token issued in the future"));
             }
         }
-        let subject = match claims.get("sub") {
-            Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
+        let subject = match string(claims.sub) {
+            Some(sub) if !sub.is_empty() => sub.into_owned(),
             _ => return Err(AuthError::InvalidToken("missing subject")),
         };
-        let scopes = Scopes::from_claims(claims).map_err(|_| AuthError::InvalidToken("malformed scope"))?;
-        let client_id = ["client_id", "azp", "cid"]
-            .iter()
-            .find_map(|name| claims.get(*name).and_then(Value::as_str))
-            .map(str::to_owned);
+        let scopes = Scopes::from_raw_claims(claims.scope, claims.scp)
+            .map_err(|_| AuthError::InvalidToken("malformed scope"))?;
+        let client_id = [claims.client_id, claims.azp, claims.cid].into_iter().find_map(string).map(Cow::into_owned);
         Ok(CheckedClaims { subject, client_id, scopes, expires_at })
     }
 
-    fn check_audience(&self, aud: Option<&Value>) -> Result<(), AuthError> {
+    fn check_audience(&self, aud: Option<&RawValue>) -> Result<(), AuthError> {
+        let Some(aud) = aud else {
+            return Err(AuthError::InvalidToken("missing audience"));
+        };
         let ours = |aud: &str| self.audiences.iter().any(|a| a == aud);
-        let matches = match aud {
-            None => return Err(AuthError::InvalidToken("missing audience")),
-            Some(Value::String(aud)) => ours(aud),
-            Some(Value::Array(auds)) => {
-                if auds.iter().any(|a| !a.is_string()) {
-                    return Err(AuthError::InvalidToken("malformed audience"));
-                }
-                auds.iter().filter_map(Value::as_str).any(ours)
-            }
-            Some(_) => return Err(AuthError::InvalidToken("malformed audience")),
+        let matches = match serde_json::from_str::<Audience<'_>>(aud.get()) {
+            Ok(Audience::One(aud)) => ours(&aud),
+            Ok(Audience::Many(auds)) => auds.iter().any(|aud| ours(aud)),
+            Err(_) => return Err(AuthError::InvalidToken("malformed audience")),
         };
         if matches { Ok(()) } else { Err(AuthError::InvalidToken("wrong audience")) }
     }
 }
 
+/// `aud`: one string or an array of strings (RFC 7519 §4.1.3).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience<'a> {
+    One(#[serde(borrow)] Cow<'a, str>),
+    Many(#[serde(borrow)] Vec<Cow<'a, str>>),
+}
+
 /// A NumericDate (RFC 7519 §2): a non-negative JSON number of seconds.
 /// Fractions are truncated; anything else (strings, negatives, huge floats) is refused.
-fn numeric_date(value: &Value) -> Option<u64> {
-    match value {
+fn numeric_date(raw: &RawValue) -> Option<u64> {
+    // The common case, a plain integer, without building a `Value`.
+    if let Ok(seconds) = raw.get().parse::<u64>() {
+        return Some(seconds);
+    }
+    match serde_json::from_str::<Value>(raw.get()).ok()? {
         Value::Number(number) => number
             .as_u64()
             .or_else(|| number.as_f64().filter(|f| f.is_finite() && *f >= 0.0 && *f < 1e15).map(|f| f as u64)),
@@ -170,7 +181,13 @@ mod tests {
     }
 
     fn check(claims: Value) -> Result<CheckedClaims, AuthError> {
-        rules().check_at(&header(None), claims.as_object().unwrap(), NOW)
+        check_with(&rules(), &header(None), &claims)
+    }
+
+    fn check_with(rules: &JwtRules, header: &JoseHeader, claims: &Value) -> Result<CheckedClaims, AuthError> {
+        let text = claims.to_string();
+        let view: ClaimsView<'_> = serde_json::from_str(&text).unwrap();
+        rules.check_at(header, &view, NOW)
     }
 
     fn valid() -> Value {
@@ -231,18 +248,16 @@ mod tests {
         assert!(check(with("exp", json!(NOW - 29))).is_ok());
         assert!(check(with("nbf", json!(NOW + 30))).is_ok());
         let strict = rules().leeway(Duration::ZERO);
-        let claims = with("exp", json!(NOW));
-        assert!(strict.check_at(&header(None), claims.as_object().unwrap(), NOW).is_err());
+        assert!(check_with(&strict, &header(None), &with("exp", json!(NOW))).is_err());
     }
 
     #[test]
     fn typ_policy() {
         let strict = rules().typ(TypPolicy::AccessTokenJwt);
         let claims = valid();
-        let claims = claims.as_object().unwrap();
-        assert!(strict.check_at(&header(Some("at+JWT")), claims, NOW).is_ok());
-        assert!(strict.check_at(&header(Some("application/at+jwt")), claims, NOW).is_ok());
-        assert!(strict.check_at(&header(Some("JWT")), claims, NOW).is_err());
-        assert!(strict.check_at(&header(None), claims, NOW).is_err());
+        assert!(check_with(&strict, &header(Some("at+JWT")), &claims).is_ok());
+        assert!(check_with(&strict, &header(Some("application/at+jwt")), &claims).is_ok());
+        assert!(check_with(&strict, &header(Some("JWT")), &claims).is_err());
+        assert!(check_with(&strict, &header(None), &claims).is_err());
     }
 }

@@ -66,9 +66,10 @@ impl KeyStore for CachedKeyStore {
         let load = async {
             let _permit = self.lookups.acquire().await.map_err(|_| StoreError("lookups closed".into()))?;
             let record = self.inner.find_by_digest(digest).await?;
-            if let Some(record) = record.as_ref().filter(|record| record.revoked_at.is_none()) {
+            let runtime = tokio::runtime::Handle::try_current().ok();
+            if let (Some(record), Some(runtime)) = (record.as_ref().filter(|r| r.revoked_at.is_none()), runtime) {
                 let (store, id, now) = (self.inner.clone(), record.id.clone(), crate::jwt::rules::now());
-                tokio::spawn(async move {
+                runtime.spawn(async move {
                     if let Err(error) = store.touch(&id, now).await {
                         tracing::debug!(%error, key_id = %id, "could not record last use");
                     }

@@ -1,0 +1,227 @@
+//! Criterion benches of the authentication hot path.
+//!
+//! `cargo bench --bench auth` — each group puts tokenguard beside its floor:
+//! the same token checked by `jsonwebtoken::decode` alone, and the bare
+//! aws-lc signature check with a pre-parsed public key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
+use tokenguard::apikey::{self, KeyDigest};
+use tokenguard::store::SqliteKeyStore;
+use tokenguard::{
+    ApiKeyRecord, ApiKeyVerifier, Authenticator, Credential, JwksOptions, JwtRules, KeyStore, MemoryKeyStore, Scheme,
+    ScopeRequirement, Scopes, TokenCacheOptions, credential,
+};
+use tokenguard_testkit::{DEFAULT_AUDIENCE, KeyAlg, TestIssuer};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
+}
+
+fn no_token_cache() -> TokenCacheOptions {
+    TokenCacheOptions { max_bytes: 0, ..TokenCacheOptions::default() }
+}
+
+fn credential_parsing(c: &mut Criterion) {
+    let mut group = c.benchmark_group("credential_parsing");
+    let jwt = format!("Bearer {}.{}.{}", "a".repeat(40), "b".repeat(300), "c".repeat(342));
+    for (name, value) in [
+        ("bearer_jwt", jwt.as_str()),
+        ("token_drf", "Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"),
+        ("token_rails", "Token token=\"tg_JAC0Hthw3TpxgdkPTZ8CZLkax9NFaE71jfm635Z1iL\", nonce=\"x\""),
+    ] {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).expect("header"));
+        group.bench_function(name, |b| b.iter(|| credential::extract(std::hint::black_box(&headers))));
+    }
+    group.finish();
+}
+
+/// The JWK of the issuer's current key, as a `jsonwebtoken` key and as a
+/// pre-parsed aws-lc key.
+fn floors(jwks: &serde_json::Value, alg: KeyAlg) -> (jsonwebtoken::DecodingKey, aws_lc_rs::signature::ParsedPublicKey) {
+    let jwk = &jwks["keys"][0];
+    let b64 = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().expect("member")).expect("base64url");
+    use aws_lc_rs::signature::{self, ParsedPublicKey};
+    match alg {
+        KeyAlg::Rs256 | KeyAlg::Ps256 => {
+            let (n, e) = (b64("n"), b64("e"));
+            let der = rsa_public_key_der(&n, &e);
+            let parsed = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, der).expect("RSA key");
+            (jsonwebtoken::DecodingKey::from_rsa_raw_components(&n, &e), parsed)
+        }
+        KeyAlg::Es256 => {
+            let (x, y) = (b64("x"), b64("y"));
+            let point: Vec<u8> = [&[4u8][..], &x, &y].concat();
+            let parsed = ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).expect("EC key");
+            let key =
+                jsonwebtoken::DecodingKey::from_ec_components(jwk["x"].as_str().unwrap(), jwk["y"].as_str().unwrap());
+            (key.expect("EC key"), parsed)
+        }
+        KeyAlg::EdDsa => {
+            let x = b64("x");
+            let parsed = ParsedPublicKey::new(&signature::ED25519, &x).expect("Ed25519 key");
+            (jsonwebtoken::DecodingKey::from_ed_components(jwk["x"].as_str().unwrap()).expect("Ed key"), parsed)
+        }
+    }
+}
+
+/// DER of a PKCS#1 RSAPublicKey.
+fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
+    fn len(out: &mut Vec<u8>, len: usize) {
+        if len < 0x80 {
+            out.push(len as u8);
+        } else {
+            let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+            out.push(0x80 | bytes.len() as u8);
+            out.extend(bytes);
+        }
+    }
+    fn integer(value: &[u8]) -> Vec<u8> {
+        let mut body = if value[0] & 0x80 != 0 { vec![0] } else { vec![] };
+        body.extend_from_slice(value);
+        let mut out = vec![0x02];
+        len(&mut out, body.len());
+        out.extend(body);
+        out
+    }
+    let body = [integer(n), integer(e)].concat();
+    let mut out = vec![0x30];
+    len(&mut out, body.len());
+    out.extend(body);
+    out
+}
+
+fn jwt_verification(c: &mut Criterion) {
+    let rt = runtime();
+    for (group_name, alg, jwa) in [
+        ("verify_rs256", KeyAlg::Rs256, jsonwebtoken::Algorithm::RS256),
+        ("verify_es256", KeyAlg::Es256, jsonwebtoken::Algorithm::ES256),
+        ("verify_eddsa", KeyAlg::EdDsa, jsonwebtoken::Algorithm::EdDSA),
+    ] {
+        let issuer = rt.block_on(TestIssuer::start_with(alg));
+        let token = issuer.token().scope("read write").sign();
+        let authenticator = Authenticator::builder()
+            .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
+            .token_cache(no_token_cache())
+            .build()
+            .expect("authenticator");
+        let credential = Credential::new(Scheme::Bearer, &token);
+        rt.block_on(authenticator.verify(credential)).expect("the token verifies");
+        let jwks: serde_json::Value = rt.block_on(async {
+            let body = reqwest::get(issuer.jwks_uri()).await.expect("jwks").text().await.expect("body");
+            serde_json::from_str(&body).expect("json")
+        });
+        let (decoding_key, parsed_key) = floors(&jwks, alg);
+        let mut validation = jsonwebtoken::Validation::new(jwa);
+        validation.set_audience(&[DEFAULT_AUDIENCE]);
+        validation.set_issuer(&[issuer.issuer()]);
+        let (signing_input, signature) = token.rsplit_once('.').expect("jws");
+        let signature = URL_SAFE_NO_PAD.decode(signature).expect("signature");
+
+        let mut group = c.benchmark_group(group_name);
+        group.bench_function("tokenguard_parse_only", |b| {
+            b.iter(|| tokenguard::jwt::jose::parse(std::hint::black_box(&token)).map(|jwt| jwt.header.alg))
+        });
+        group.bench_function("tokenguard", |b| {
+            b.iter(|| futures::executor::block_on(authenticator.verify(std::hint::black_box(credential))))
+        });
+        group.bench_function("jsonwebtoken_decode", |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<serde_json::Value>(std::hint::black_box(&token), &decoding_key, &validation)
+            })
+        });
+        group.bench_function("aws_lc_preparsed_signature", |b| {
+            b.iter(|| parsed_key.verify_sig(std::hint::black_box(signing_input.as_bytes()), &signature))
+        });
+        group.finish();
+        drop(issuer);
+    }
+}
+
+fn cache_hit(c: &mut Criterion) {
+    let rt = runtime();
+    let issuer = rt.block_on(TestIssuer::start());
+    let token = issuer.token().scope("read").sign();
+    let authenticator = Authenticator::builder()
+        .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
+        .build()
+        .expect("authenticator");
+    let credential = Credential::new(Scheme::Bearer, &token);
+    rt.block_on(authenticator.verify(credential)).expect("verifies");
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).expect("header"));
+    let mut group = c.benchmark_group("cache_hit");
+    group.bench_function("verify_cached_jwt", |b| {
+        b.iter(|| futures::executor::block_on(authenticator.verify(std::hint::black_box(credential))))
+    });
+    group.bench_function("authenticate_headers_cached_jwt", |b| {
+        b.iter(|| {
+            futures::executor::block_on(
+                authenticator.authenticate(std::hint::black_box(&headers), tokenguard::Mode::Required),
+            )
+        })
+    });
+    group.finish();
+}
+
+fn api_keys(c: &mut Criterion) {
+    let rt = runtime();
+    // Store lookups need a Tokio context even when driven by a plain executor.
+    let _context = rt.enter();
+    let mut group = c.benchmark_group("api_key");
+    let key = apikey::generate("tg");
+    let record = ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("read"), None, None);
+    let memory: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
+    rt.block_on(memory.insert(record.clone())).expect("insert");
+    let dir = std::env::temp_dir().join(format!("tokenguard-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let sqlite: Arc<dyn KeyStore> = Arc::new(
+        rt.block_on(SqliteKeyStore::open(&format!("sqlite://{}", dir.join("keys.db").display()))).expect("sqlite"),
+    );
+    rt.block_on(sqlite.insert(record)).expect("insert");
+
+    group.bench_function("digest", |b| b.iter(|| KeyDigest::of(std::hint::black_box(key.expose()))));
+    for (name, store) in [("memory", &memory), ("sqlite", &sqlite)] {
+        group.bench_function(BenchmarkId::new("digest_and_store_lookup", name), |b| {
+            b.iter(|| rt.block_on(store.find_by_digest(&KeyDigest::of(key.expose()))))
+        });
+        let verifier = ApiKeyVerifier::new(store.clone(), "tg");
+        group.bench_function(BenchmarkId::new("verifier_with_key_cache", name), |b| {
+            b.iter(|| rt.block_on(verifier.verify(std::hint::black_box(key.expose()))))
+        });
+        let authenticator = Authenticator::builder().api_keys(verifier.clone()).build().expect("authenticator");
+        let credential = Credential::new(Scheme::Token, key.expose());
+        group.bench_function(BenchmarkId::new("authenticator_cached", name), |b| {
+            b.iter(|| futures::executor::block_on(authenticator.verify(std::hint::black_box(credential))))
+        });
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn scope_check(c: &mut Criterion) {
+    let requirement = ScopeRequirement::new("write");
+    let principal = tokenguard::Principal::new(tokenguard::principal::Parts {
+        subject: "alice".into(),
+        kind: tokenguard::PrincipalKind::Jwt,
+        issuer: None,
+        client_id: None,
+        scopes: Scopes::from_space_separated("openid profile email read write admin"),
+        expires_at: None,
+        claims: serde_json::Map::new(),
+    });
+    c.bench_function("scope_check", |b| b.iter(|| requirement.check(Some(std::hint::black_box(&principal)))));
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
+    targets = credential_parsing, jwt_verification, cache_hit, api_keys, scope_check
+}
+criterion_main!(benches);
