@@ -81,7 +81,7 @@ impl Authenticator {
     ///
     /// `Ok(None)` means anonymous (no credentials, [`Mode::Optional`]).
     pub async fn authenticate(&self, headers: &HeaderMap, mode: Mode) -> Result<Option<Authenticated>, Rejection> {
-        self.authenticate_extracted(credential::extract(headers), mode).await
+        self.authenticate_values(headers.get_all(http::header::AUTHORIZATION).iter().map(header_bytes), mode).await
     }
 
     /// Like [`Authenticator::authenticate`], from the raw values of every
@@ -91,7 +91,35 @@ impl Authenticator {
         values: impl IntoIterator<Item = &'a [u8]>,
         mode: Mode,
     ) -> Result<Option<Authenticated>, Rejection> {
-        self.authenticate_extracted(credential::from_authorization_values(values), mode).await
+        let mut values = values.into_iter();
+        let first = values.next();
+        let second = values.next();
+        if let (Some(value), None) = (first, second)
+            && let Some(authenticated) = self.cached(value)
+        {
+            return Ok(Some(authenticated));
+        }
+        let extracted = credential::from_authorization_values(first.into_iter().chain(second).chain(values));
+        self.authenticate_extracted(extracted, mode).await
+    }
+
+    /// The hot path: a single `Authorization` value whose credential was
+    /// verified before. Its bytes were fully parsed then, so only the scheme
+    /// is read here; anything unusual falls through to the full parser.
+    fn cached(&self, value: &[u8]) -> Option<Authenticated> {
+        let scheme_end = value.iter().position(|&b| b == b' ')?;
+        let scheme = match &value[..scheme_end] {
+            name if name.eq_ignore_ascii_case(b"bearer") => Scheme::Bearer,
+            name if name.eq_ignore_ascii_case(b"token") => Scheme::Token,
+            _ => return None,
+        };
+        let mut token = &value[scheme_end..];
+        while let [b' ', rest @ ..] = token {
+            token = rest;
+        }
+        let token = std::str::from_utf8(token).ok()?;
+        let principal = self.inner.tokens.get(token, scheme)?;
+        Some(Authenticated { principal, scheme })
     }
 
     async fn authenticate_extracted(
@@ -195,6 +223,12 @@ impl Authenticator {
             _ => None,
         })
     }
+}
+
+// A named function, not a closure: the futures of `authenticate` must be
+// `Send` for every lifetime, which closures here cannot promise.
+fn header_bytes(value: &http::HeaderValue) -> &[u8] {
+    value.as_bytes()
 }
 
 impl std::fmt::Debug for Authenticator {
