@@ -117,7 +117,16 @@ impl Authenticator {
         while let [b' ', rest @ ..] = token {
             token = rest;
         }
+        // Rails' single-parameter forms, `token=KEY` and `token="KEY"`.
+        if scheme == Scheme::Token && token.len() > 6 && token[..6].eq_ignore_ascii_case(b"token=") {
+            token = match &token[6..] {
+                [b'"', inner @ .., b'"'] => inner,
+                plain => plain,
+            };
+        }
         let token = std::str::from_utf8(token).ok()?;
+        // A cached key is a valid b64token, so `,`, space, quotes or `\` can
+        // never match one: whatever else the header holds misses here.
         let principal = self.inner.tokens.get(token, scheme)?;
         Some(Authenticated { principal, scheme })
     }
