@@ -218,3 +218,37 @@ async fn every_algorithm_verifies_through_the_jwks() {
         assert_eq!(verify(&authenticator, &issuer.token().sign()).await.as_deref(), Ok("alice"), "{alg:?}");
     }
 }
+
+#[tokio::test]
+async fn the_cached_fast_path_never_accepts_what_the_parser_refuses() {
+    let issuer = TestIssuer::start().await;
+    let authenticator = cached_authenticator(&issuer);
+    let token = issuer.token().sign();
+    assert!(verify(&authenticator, &token).await.is_ok());
+    let outcome = |value: String| {
+        let authenticator = authenticator.clone();
+        async move {
+            let mut headers = HeaderMap::new();
+            headers.insert(AUTHORIZATION, HeaderValue::from_str(&value).unwrap());
+            authenticator
+                .authenticate(&headers, Mode::Required)
+                .await
+                .map(|a| a.map(|a| a.principal.subject().to_owned()))
+        }
+    };
+    assert_eq!(outcome(format!("bearer   {token}")).await.unwrap().as_deref(), Some("alice"));
+    for refused in [
+        format!("Bearer {token} extra"),
+        format!("Bearer {token},"),
+        format!("Bearer \"{token}\""),
+        format!("Token {token}"),
+        format!("Token token={token}"),
+    ] {
+        assert!(outcome(refused.clone()).await.is_err(), "{}", refused.replace(&token, "TOKEN"));
+    }
+    let mut two = HeaderMap::new();
+    two.append(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+    two.append(AUTHORIZATION, HeaderValue::from_str(&format!("Bearer {token}")).unwrap());
+    let rejection = authenticator.authenticate(&two, Mode::Required).await.unwrap_err();
+    assert_eq!(rejection.error, AuthError::InvalidRequest("more than one Authorization header"));
+}
