@@ -44,14 +44,19 @@ fn credential_parsing(c: &mut Criterion) {
 
 /// The JWK of the issuer's current key, as a `jsonwebtoken` key and as a
 /// pre-parsed aws-lc key.
-fn floors(jwks: &serde_json::Value, alg: KeyAlg) -> (jsonwebtoken::DecodingKey, aws_lc_rs::signature::ParsedPublicKey) {
+fn floors(
+    jwks: &serde_json::Value,
+    alg: KeyAlg,
+    pem: &str,
+) -> (jsonwebtoken::DecodingKey, aws_lc_rs::signature::ParsedPublicKey) {
     let jwk = &jwks["keys"][0];
     let b64 = |name: &str| URL_SAFE_NO_PAD.decode(jwk[name].as_str().expect("member")).expect("base64url");
     use aws_lc_rs::signature::{self, ParsedPublicKey};
     match alg {
         KeyAlg::Rs256 | KeyAlg::Ps256 => {
             let (n, e) = (b64("n"), b64("e"));
-            let der = rsa_public_key_der(&n, &e);
+            let from_pem = jsonwebtoken::DecodingKey::from_rsa_pem(pem.as_bytes()).expect("RSA PEM");
+            let der = from_pem.try_get_as_bytes().expect("RSA DER");
             let parsed = ParsedPublicKey::new(&signature::RSA_PKCS1_2048_8192_SHA256, der).expect("RSA key");
             (jsonwebtoken::DecodingKey::from_rsa_raw_components(&n, &e), parsed)
         }
@@ -69,32 +74,6 @@ fn floors(jwks: &serde_json::Value, alg: KeyAlg) -> (jsonwebtoken::DecodingKey, 
             (jsonwebtoken::DecodingKey::from_ed_components(jwk["x"].as_str().unwrap()).expect("Ed key"), parsed)
         }
     }
-}
-
-/// DER of a PKCS#1 RSAPublicKey.
-fn rsa_public_key_der(n: &[u8], e: &[u8]) -> Vec<u8> {
-    fn len(out: &mut Vec<u8>, len: usize) {
-        if len < 0x80 {
-            out.push(len as u8);
-        } else {
-            let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
-            out.push(0x80 | bytes.len() as u8);
-            out.extend(bytes);
-        }
-    }
-    fn integer(value: &[u8]) -> Vec<u8> {
-        let mut body = if value[0] & 0x80 != 0 { vec![0] } else { vec![] };
-        body.extend_from_slice(value);
-        let mut out = vec![0x02];
-        len(&mut out, body.len());
-        out.extend(body);
-        out
-    }
-    let body = [integer(n), integer(e)].concat();
-    let mut out = vec![0x30];
-    len(&mut out, body.len());
-    out.extend(body);
-    out
 }
 
 fn jwt_verification(c: &mut Criterion) {
@@ -117,7 +96,8 @@ fn jwt_verification(c: &mut Criterion) {
             let body = reqwest::get(issuer.jwks_uri()).await.expect("jwks").text().await.expect("body");
             serde_json::from_str(&body).expect("json")
         });
-        let (decoding_key, parsed_key) = floors(&jwks, alg);
+        let pem = issuer.public_key_pem(&issuer.current_kid()).expect("PEM");
+        let (decoding_key, parsed_key) = floors(&jwks, alg, &pem);
         let mut validation = jsonwebtoken::Validation::new(jwa);
         validation.set_audience(&[DEFAULT_AUDIENCE]);
         validation.set_issuer(&[issuer.issuer()]);
