@@ -60,6 +60,7 @@ async fn sqlite_keys_created_revoked_and_expired_with_the_cli() {
         ] {
             let reply = server.get("/me", Some(&header)).await;
             assert_eq!(reply.status, 200, "{}: {}", header.replace(&key, "KEY"), reply.text);
+            assert_no_secret(&reply.text, std::slice::from_ref(&key), "a response");
             assert_eq!(
                 reply.json(),
                 json!({"subject": "svc-reports", "kind": "api_key", "issuer": null, "client_id": null, "scopes": ["read"], "expires_at": null})
@@ -104,6 +105,7 @@ async fn sqlite_keys_created_revoked_and_expired_with_the_cli() {
         let typo = String::from_utf8(typo).unwrap();
         let reply = server.get("/me", Some(&format!("Token {typo}"))).await;
         assert_eq!(reply.www_authenticate, error_challenge("Token", "invalid_token", "malformed API key"));
+        assert_no_secret(&reply.text, std::slice::from_ref(&typo), "a response");
 
         // Listing shows ids and metadata, never a key.
         let (code, listing, _) = cli(&["keys", "list", "--store", &store, "--json"]).await;

@@ -436,6 +436,9 @@ async fn every_route_and_error_row() {
         let logs = server.logs();
         assert!(logs.contains("credential rejected"), "the server's debug logs were not captured");
         assert_no_secret(&logs, &secrets, "the server's logs");
+        for reply in &replies {
+            assert_no_secret(&format!("{:?}{}", reply.www_authenticate, reply.text), &secrets, "a response");
+        }
         answers.push((adapter, replies));
     }
     // Every adapter answers every case identically (JSON compared as JSON).
