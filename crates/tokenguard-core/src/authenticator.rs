@@ -336,9 +336,6 @@ impl AuthenticatorBuilder {
             issuers.push(Issuer { rules, keys });
         }
         let realm = self.realm.as_deref().unwrap_or("tokenguard");
-        if realm.bytes().any(|b| b == b'"' || b == b'\\' || !(b == b' ' || b.is_ascii_graphic())) {
-            return Err(ConfigError::Realm);
-        }
         let mut schemes = Vec::new();
         if !issuers.is_empty() || self.api_keys.is_some() {
             schemes.push(Scheme::Bearer);
@@ -346,11 +343,12 @@ impl AuthenticatorBuilder {
         if self.api_keys.is_some() {
             schemes.push(Scheme::Token);
         }
+        let challenges = Challenges::new(realm, &schemes)?;
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 issuers,
                 api_keys: self.api_keys,
-                challenges: Challenges::new(realm, &schemes),
+                challenges,
                 tokens: TokenCache::new(self.token_cache),
             }),
         })

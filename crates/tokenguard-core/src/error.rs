@@ -144,19 +144,15 @@ pub struct Challenges {
 }
 
 impl Challenges {
-    /// Challenges for `realm` naming each scheme in `schemes`.
-    ///
-    /// # Panics
-    ///
-    /// If the realm contains characters that cannot appear in a quoted string
-    /// (a configuration error caught at start-up).
-    pub fn new(realm: &str, schemes: &[Scheme]) -> Self {
-        assert!(
-            realm.bytes().all(|b| b == b' ' || (b.is_ascii_graphic() && b != b'"' && b != b'\\')),
-            "realm must be printable ASCII without quotes or backslashes"
-        );
+    /// Challenges for `realm` naming each scheme in `schemes`. The realm
+    /// must be printable ASCII without quotes or backslashes, so it can stand
+    /// in a quoted string.
+    pub fn new(realm: &str, schemes: &[Scheme]) -> Result<Self, crate::ConfigError> {
+        if !realm.bytes().all(|b| b == b' ' || (b.is_ascii_graphic() && b != b'"' && b != b'\\')) {
+            return Err(crate::ConfigError::Realm);
+        }
         let plain = schemes.iter().map(|scheme| quoted_header(&format!("{scheme} realm=\"{realm}\""))).collect();
-        Self { realm: realm.into(), plain }
+        Ok(Self { realm: realm.into(), plain })
     }
 
     /// The realm.
@@ -176,7 +172,7 @@ impl Challenges {
 
 impl Default for Challenges {
     fn default() -> Self {
-        Self::new("tokenguard", &[Scheme::Bearer])
+        Self { realm: "tokenguard".into(), plain: vec![HeaderValue::from_static(r#"Bearer realm="tokenguard""#)] }
     }
 }
 
@@ -191,7 +187,14 @@ mod tests {
     use super::*;
 
     fn challenges() -> Challenges {
-        Challenges::new("tokenguard", &[Scheme::Bearer, Scheme::Token])
+        Challenges::new("tokenguard", &[Scheme::Bearer, Scheme::Token]).unwrap()
+    }
+
+    #[test]
+    fn realms_that_cannot_be_quoted_are_refused() {
+        assert_eq!(Challenges::new("a\"b", &[Scheme::Bearer]), Err(crate::ConfigError::Realm));
+        assert_eq!(Challenges::new("a\\b", &[Scheme::Bearer]), Err(crate::ConfigError::Realm));
+        assert_eq!(Challenges::default(), Challenges::new("tokenguard", &[Scheme::Bearer]).unwrap());
     }
 
     #[test]
