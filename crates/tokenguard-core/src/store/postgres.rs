@@ -39,5 +39,6 @@ impl PostgresKeyStore {
 impl_sql_key_store!(
     PostgresKeyStore,
     digest_type = "BYTEA",
+    begin = "BEGIN",
     migration_lock = Some("SELECT pg_advisory_xact_lock(7417316611)")
 );

@@ -80,6 +80,7 @@ pub(super) fn store_error(error: sqlx::Error) -> StoreError {
 
 pub(super) const INSERT_MIGRATION: &str =
     "INSERT INTO tokenguard_schema_migrations (version, applied_at) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+pub(super) const MIGRATION_APPLIED: &str = "SELECT version FROM tokenguard_schema_migrations WHERE version = $1";
 pub(super) const FIND_BY_DIGEST: &str = "SELECT id, digest, subject, scopes, name, created_at, expires_at, revoked_at, last_used_at \
      FROM tokenguard_api_keys WHERE digest = $1";
 pub(super) const INSERT: &str = "INSERT INTO tokenguard_api_keys \
@@ -94,12 +95,22 @@ pub(super) const TOUCH: &str = "UPDATE tokenguard_api_keys SET last_used_at = $1
 /// Implements `migrate` and [`KeyStore`](super::KeyStore) for a store with a
 /// `pool` field, using the shared statements above.
 macro_rules! impl_sql_key_store {
-    ($store:ty, digest_type = $digest_type:literal, migration_lock = $lock:expr) => {
+    ($store:ty, digest_type = $digest_type:literal, begin = $begin:literal, migration_lock = $lock:expr) => {
         impl $store {
             async fn migrate(&self) -> Result<(), StoreError> {
                 for (version, statement) in sql::MIGRATIONS {
                     let statement = statement.replace("{digest_type}", $digest_type);
-                    let mut transaction = self.pool.begin().await.map_err(store_error)?;
+                    // Already applied (the usual case): open read-only, so a CLI
+                    // opening the store never contends with running servers.
+                    let applied: Option<(i64,)> = sqlx::query_as(sql::MIGRATION_APPLIED)
+                        .bind(version)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .unwrap_or(None);
+                    if applied.is_some() {
+                        continue;
+                    }
+                    let mut transaction = self.pool.begin_with($begin).await.map_err(store_error)?;
                     let lock: Option<&'static str> = $lock;
                     if let Some(lock) = lock {
                         sqlx::query(lock).execute(&mut *transaction).await.map_err(store_error)?;

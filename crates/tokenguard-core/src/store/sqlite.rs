@@ -37,5 +37,6 @@ impl SqliteKeyStore {
     }
 }
 
-// SQLite serialises writers itself: no lock needed around migrations.
-impl_sql_key_store!(SqliteKeyStore, digest_type = "BLOB", migration_lock = None);
+// SQLite serialises writers itself; `BEGIN IMMEDIATE` takes the write lock up
+// front, so a concurrent writer makes it wait (busy_timeout) instead of failing.
+impl_sql_key_store!(SqliteKeyStore, digest_type = "BLOB", begin = "BEGIN IMMEDIATE", migration_lock = None);
