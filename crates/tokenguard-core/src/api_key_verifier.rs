@@ -49,6 +49,13 @@ impl ApiKeyVerifier {
 
     /// Verifies `key` and returns its principal.
     pub async fn verify(&self, key: &str) -> Result<Principal, AuthError> {
+        self.find(key).await?.ok_or(AuthError::InvalidToken("unknown API key"))
+    }
+
+    /// Like [`ApiKeyVerifier::verify`], but a key the store does not know is
+    /// `Ok(None)`, so the caller may try another verifier (an opaque bearer
+    /// token that is not one of our keys goes to introspection).
+    pub async fn find(&self, key: &str) -> Result<Option<Principal>, AuthError> {
         if check_format(key, &self.prefix) == FormatCheck::Corrupt {
             return Err(AuthError::InvalidToken("malformed API key"));
         }
@@ -58,7 +65,7 @@ impl ApiKeyVerifier {
             AuthError::Unavailable { reason: "the key store is unavailable", retry_after: Duration::from_secs(5) }
         })?;
         let Some(record) = record else {
-            return Err(AuthError::InvalidToken("unknown API key"));
+            return Ok(None);
         };
         if record.revoked_at.is_some() {
             tracing::debug!(key_id = %record.id, "revoked API key presented");
@@ -72,7 +79,7 @@ impl ApiKeyVerifier {
         if let Some(name) = &record.name {
             claims.insert("name".into(), Value::String(name.clone()));
         }
-        Ok(Principal::new(Parts {
+        Ok(Some(Principal::new(Parts {
             subject: record.subject,
             kind: PrincipalKind::ApiKey,
             issuer: None,
@@ -80,6 +87,6 @@ impl ApiKeyVerifier {
             scopes: record.scopes,
             expires_at: record.expires_at,
             claims,
-        }))
+        })))
     }
 }

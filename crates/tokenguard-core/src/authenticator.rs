@@ -4,7 +4,9 @@
 //! - `Authorization: Bearer <JWT>` → the issuer named by the token's `iss`
 //!   (the unverified `iss` only *selects* a configured issuer; an unknown
 //!   `iss` fails without any network I/O) → its JWKS or static keys.
-//! - `Authorization: Bearer <anything else>` → API keys.
+//! - `Authorization: Bearer <anything else>` → API keys when it carries our
+//!   key prefix; otherwise the key store (imported keys), then introspection
+//!   when configured.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use crate::ConfigError;
 use crate::api_key_verifier::ApiKeyVerifier;
 use crate::credential::{self, Credential, Scheme};
 use crate::error::{AuthError, Challenges, ErrorResponse};
+use crate::introspection::IntrospectionVerifier;
 use crate::jwks::{JwksCache, JwksOptions, JwksSource};
 use crate::jwt::jose::{self, MAX_TOKEN_BYTES};
 use crate::jwt::{self, JwtRules, StaticKey, VerificationKey};
@@ -57,6 +60,7 @@ pub struct Authenticator {
 struct Inner {
     issuers: Vec<Issuer>,
     api_keys: Option<ApiKeyVerifier>,
+    introspection: Option<IntrospectionVerifier>,
     challenges: Challenges,
     tokens: TokenCache,
 }
@@ -173,15 +177,33 @@ impl Authenticator {
                 tokens.insert_jwt(token, &principal, &key);
                 Ok(principal)
             }
-            Scheme::Bearer | Scheme::Token => match &self.inner.api_keys {
-                Some(api_keys) => {
-                    let principal = api_keys.verify(token).await?;
-                    tokens.insert_api_key(token, scheme, &principal);
-                    Ok(principal)
+            Scheme::Bearer => match (&self.inner.api_keys, &self.inner.introspection) {
+                (Some(api_keys), _) if api_keys.has_prefix(token) => self.verify_api_key(api_keys, token, scheme).await,
+                (api_keys, Some(introspection)) => {
+                    // Keys imported without our prefix are looked up first:
+                    // the store is local and cheaper than a call to the issuer.
+                    if let Some(api_keys) = api_keys
+                        && let Some(principal) = api_keys.find(token).await?
+                    {
+                        tokens.insert_api_key(token, scheme, &principal);
+                        return Ok(principal);
+                    }
+                    introspection.verify(token).await
                 }
+                (Some(api_keys), None) => self.verify_api_key(api_keys, token, scheme).await,
+                (None, None) => Err(AuthError::InvalidToken("unsupported token")),
+            },
+            Scheme::Token => match &self.inner.api_keys {
+                Some(api_keys) => self.verify_api_key(api_keys, token, scheme).await,
                 None => Err(AuthError::InvalidToken("unsupported token")),
             },
         }
+    }
+
+    async fn verify_api_key(&self, api_keys: &ApiKeyVerifier, token: &str, scheme: Scheme) -> Result<Principal, AuthError> {
+        let principal = api_keys.verify(token).await?;
+        self.inner.tokens.insert_api_key(token, scheme, &principal);
+        Ok(principal)
     }
 
     async fn verify_jwt(&self, token: &str) -> Result<(Principal, Arc<VerificationKey>), AuthError> {
@@ -215,6 +237,11 @@ impl Authenticator {
         self.inner.api_keys.as_ref()
     }
 
+    /// The introspection verifier, if opaque tokens are introspected.
+    pub fn introspection(&self) -> Option<&IntrospectionVerifier> {
+        self.inner.introspection.as_ref()
+    }
+
     /// Renders a rejection with this authenticator's challenges.
     pub fn render(&self, rejection: &Rejection) -> ErrorResponse {
         rejection.error.to_response(&self.inner.challenges, rejection.scheme)
@@ -245,6 +272,7 @@ impl std::fmt::Debug for Authenticator {
         f.debug_struct("Authenticator")
             .field("issuers", &self.inner.issuers.iter().map(|i| i.rules.issuer()).collect::<Vec<_>>())
             .field("api_keys", &self.inner.api_keys.is_some())
+            .field("introspection", &self.inner.introspection.as_ref().map(IntrospectionVerifier::issuer))
             .finish_non_exhaustive()
     }
 }
@@ -265,6 +293,7 @@ impl std::fmt::Debug for Authenticator {
 pub struct AuthenticatorBuilder {
     issuers: Vec<(JwtRules, PendingKeys)>,
     api_keys: Option<ApiKeyVerifier>,
+    introspection: Option<IntrospectionVerifier>,
     realm: Option<String>,
     token_cache: TokenCacheOptions,
 }
@@ -309,6 +338,14 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Checks opaque bearer tokens (neither JWTs nor API keys) with RFC 7662
+    /// introspection. Answers are cached by the verifier itself, for at most
+    /// its `cache_ttl`, not in the verified-token cache.
+    pub fn introspection(mut self, verifier: IntrospectionVerifier) -> Self {
+        self.introspection = Some(verifier);
+        self
+    }
+
     /// Bounds of the verified-token cache (on by default: 32 MiB, JWTs up
     /// to 5 min, API keys 2 s). `max_bytes: 0` turns it off.
     pub fn token_cache(mut self, options: TokenCacheOptions) -> Self {
@@ -337,7 +374,7 @@ impl AuthenticatorBuilder {
         }
         let realm = self.realm.as_deref().unwrap_or("tokenguard");
         let mut schemes = Vec::new();
-        if !issuers.is_empty() || self.api_keys.is_some() {
+        if !issuers.is_empty() || self.api_keys.is_some() || self.introspection.is_some() {
             schemes.push(Scheme::Bearer);
         }
         if self.api_keys.is_some() {
@@ -348,6 +385,7 @@ impl AuthenticatorBuilder {
             inner: Arc::new(Inner {
                 issuers,
                 api_keys: self.api_keys,
+                introspection: self.introspection,
                 challenges,
                 tokens: TokenCache::new(self.token_cache),
             }),

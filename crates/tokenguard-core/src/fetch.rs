@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use http::header::{CACHE_CONTROL, HeaderMap};
+use http::HeaderValue;
+use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HeaderMap};
 use reqwest::Url;
 use serde::de::DeserializeOwned;
 
@@ -31,6 +32,8 @@ pub(crate) enum FetchError {
     Status(u16),
     #[error("response larger than {0} bytes")]
     TooLarge(usize),
+    #[error("client credentials cannot be put in a header")]
+    Header,
     #[error("response is not the expected JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
@@ -39,6 +42,8 @@ pub(crate) enum FetchError {
 pub(crate) struct Fetched<T> {
     pub(crate) value: T,
     pub(crate) max_age: Option<Duration>,
+    /// The size of the body, in bytes.
+    pub(crate) body_len: usize,
 }
 
 /// A shared HTTP client with the limits of [`HttpOptions`].
@@ -62,7 +67,34 @@ impl Fetcher {
 
     /// GETs `url` and parses the JSON body into `T`.
     pub(crate) async fn get_json<T: DeserializeOwned>(&self, url: &Url) -> Result<Fetched<T>, FetchError> {
-        let mut response = self.client.get(url.clone()).header("accept", "application/json").send().await?;
+        let response = self.client.get(url.clone()).header(ACCEPT, "application/json").send().await?;
+        self.read_json(response).await
+    }
+
+    /// POSTs `form` (`application/x-www-form-urlencoded`) to `url`, with
+    /// HTTP Basic client authentication when `basic` is given, and parses
+    /// the JSON answer into `T`.
+    pub(crate) async fn post_form_json<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        form: String,
+        basic: Option<&str>,
+    ) -> Result<Fetched<T>, FetchError> {
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header(ACCEPT, "application/json")
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form);
+        if let Some(credentials) = basic {
+            let mut value = HeaderValue::try_from(format!("Basic {credentials}")).map_err(|_| FetchError::Header)?;
+            value.set_sensitive(true);
+            request = request.header(AUTHORIZATION, value);
+        }
+        self.read_json(request.send().await?).await
+    }
+
+    async fn read_json<T: DeserializeOwned>(&self, mut response: reqwest::Response) -> Result<Fetched<T>, FetchError> {
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
@@ -77,7 +109,7 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { value: serde_json::from_slice(&body)?, max_age })
+        Ok(Fetched { value: serde_json::from_slice(&body)?, max_age, body_len: body.len() })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Framework-agnostic authentication for HTTP APIs: API keys, OAuth 2.0 /
-//! OpenID Connect JWTs verified against the issuer's JWKS, and static keys.
+//! OpenID Connect JWTs verified against the issuer's JWKS or static keys, and
+//! opaque tokens checked with RFC 7662 introspection.
 //!
 //! The web adapters (`tokenguard-tower` for tower/axum, `tokenguard-actix`)
 //! only move headers in and [`ErrorResponse`]s out; everything that decides
@@ -15,6 +16,7 @@ pub mod credential;
 pub mod discovery;
 pub mod error;
 mod fetch;
+pub mod introspection;
 pub mod jwks;
 pub mod jwt;
 pub mod principal;
@@ -34,6 +36,7 @@ pub use claims::Claims;
 pub use credential::{Credential, Scheme};
 pub use error::{AuthError, Challenges, ErrorResponse};
 pub use fetch::{HttpOptions, check_url};
+pub use introspection::{ClientAuth, IntrospectionOptions, IntrospectionVerifier};
 pub use jwks::{JwksCache, JwksOptions};
 pub use jwt::{JwtRules, StaticKey, TypPolicy};
 pub use principal::{Principal, PrincipalKind};

@@ -1,8 +1,9 @@
 //! A real local OpenID issuer for tests and demos.
 //!
-//! [`TestIssuer`] serves `/.well-known/openid-configuration` and `/jwks` over
-//! loopback HTTP, mints tokens with any header and claims, rotates and retires
-//! keys, injects faults (error statuses, garbage, slowness, oversized bodies,
+//! [`TestIssuer`] serves `/.well-known/openid-configuration`, `/jwks` and an
+//! RFC 7662 `/introspect` endpoint over loopback HTTP, mints tokens (JWTs
+//! with any header and claims, and opaque tokens), revokes opaque tokens,
+//! rotates and retires keys, injects faults (error statuses, garbage, slowness, oversized bodies,
 //! a full stop) and counts fetches, so tests can assert how politely a
 //! verifier treats its issuer.
 //!
@@ -26,7 +27,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde_json::Value;
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -55,6 +58,12 @@ pub enum Fault {
 /// The default audience of minted tokens (the examples' default).
 pub const DEFAULT_AUDIENCE: &str = "tokenguard-example";
 
+/// The client id the introspection endpoint accepts (HTTP Basic or form).
+pub const INTROSPECTION_CLIENT_ID: &str = "tokenguard-example";
+
+/// The client secret the introspection endpoint accepts.
+pub const INTROSPECTION_CLIENT_SECRET: &str = "testkit-introspection-secret";
+
 pub(crate) struct Shared {
     issuer: String,
     keys: Mutex<Vec<SigningKey>>,
@@ -64,7 +73,10 @@ pub(crate) struct Shared {
     cache_control: Mutex<Option<String>>,
     discovery_fetches: AtomicUsize,
     jwks_fetches: AtomicUsize,
+    introspections: AtomicUsize,
     next_kid: AtomicUsize,
+    /// Opaque tokens still active, and the claims introspection reports.
+    opaque: Mutex<HashMap<String, Map<String, Value>>>,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -98,6 +110,8 @@ impl TestIssuer {
             cache_control: Mutex::new(None),
             discovery_fetches: AtomicUsize::new(0),
             jwks_fetches: AtomicUsize::new(0),
+            introspections: AtomicUsize::new(0),
+            opaque: Mutex::new(HashMap::new()),
             next_kid: AtomicUsize::new(1),
         });
         let (shutdown, task) = server::spawn(listener, shared.clone());
@@ -165,6 +179,16 @@ impl TestIssuer {
     /// Sends this `Cache-Control` header with the JWKS (`None`: no header).
     pub fn set_cache_control(&self, value: Option<&str>) {
         *lock(&self.shared.cache_control) = value.map(str::to_owned);
+    }
+
+    /// Revokes an opaque token: introspection calls it inactive from now on.
+    pub fn revoke(&self, token: &str) {
+        lock(&self.shared.opaque).remove(token);
+    }
+
+    /// How many introspection requests arrived (authenticated or not).
+    pub fn introspections(&self) -> usize {
+        self.shared.introspections.load(Ordering::SeqCst)
     }
 
     /// How many times the discovery document was requested.

@@ -7,18 +7,24 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::Form;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::{Fault, Shared, lock};
+use crate::token::now;
+use crate::{Fault, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, Shared, lock};
 
 pub(crate) fn spawn(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let router = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
+        .route("/introspect", post(introspect))
         .with_state(shared);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -52,6 +58,39 @@ async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
     keys.extend(lock(&shared.extra_jwks).iter().cloned());
     let cache_control = lock(&shared.cache_control).clone();
     answer(&shared, json!({ "keys": keys }), cache_control).await
+}
+
+/// RFC 7662: the client authenticates with HTTP Basic or form parameters;
+/// an unknown, expired or revoked token is `{"active": false}`.
+async fn introspect(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    shared.introspections.fetch_add(1, Ordering::SeqCst);
+    let param = |name: &str| form.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Basic "))
+        .and_then(|encoded| STANDARD.decode(encoded).ok())
+        .and_then(|decoded| String::from_utf8(decoded).ok());
+    let authenticated = match basic {
+        Some(pair) => pair == format!("{INTROSPECTION_CLIENT_ID}:{INTROSPECTION_CLIENT_SECRET}"),
+        None => param("client_id") == Some(INTROSPECTION_CLIENT_ID) && param("client_secret") == Some(INTROSPECTION_CLIENT_SECRET),
+    };
+    if !authenticated {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client" }))).into_response();
+    }
+    let claims = param("token").and_then(|token| lock(&shared.opaque).get(token).cloned());
+    let document = match claims {
+        Some(mut claims) if claims.get("exp").and_then(Value::as_i64).is_none_or(|exp| exp > now()) => {
+            claims.insert("active".into(), Value::Bool(true));
+            Value::Object(claims)
+        }
+        _ => json!({ "active": false }),
+    };
+    answer(&shared, document, None).await
 }
 
 async fn answer(shared: &Shared, document: Value, cache_control: Option<String>) -> Response {

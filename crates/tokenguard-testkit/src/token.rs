@@ -97,6 +97,19 @@ impl<'a> TokenBuilder<'a> {
         format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
     }
 
+    /// Issues an opaque token (random, 43 base64url characters) whose
+    /// introspection answer is these claims with `active: true` and
+    /// `token_type: Bearer` (unless set), until it expires or is revoked.
+    pub fn opaque(self) -> String {
+        let mut random = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut random).expect("the OS random source works");
+        let token = URL_SAFE_NO_PAD.encode(random);
+        let mut claims = self.claims;
+        claims.entry("token_type").or_insert_with(|| "Bearer".into());
+        lock(&self.issuer.shared.opaque).insert(token.clone(), claims);
+        token
+    }
+
     /// Does not sign: the token ends with `signature` verbatim (`""` for an
     /// unsecured JWT, `alg: none`).
     pub fn with_signature(self, signature: &str) -> String {

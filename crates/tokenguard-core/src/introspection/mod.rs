@@ -1,0 +1,345 @@
+//! [`IntrospectionVerifier`]: opaque bearer tokens checked at the issuer's
+//! RFC 7662 introspection endpoint.
+//!
+//! - **Bounded cache**, keyed by the SHA-256 digest of the token (the token
+//!   itself is never kept): an active answer lives at most
+//!   [`IntrospectionOptions::cache_ttl`] (default 10 s, so a revocation is
+//!   felt within 10 s) and never past the token's `exp`; an inactive answer
+//!   lives [`IntrospectionOptions::negative_ttl`] (default 2 s). Entries are
+//!   weighed in bytes against [`IntrospectionOptions::max_cache_bytes`].
+//! - **Single flight**: concurrent requests with the same token share one call.
+//! - **Polite**: at most [`IntrospectionOptions::max_in_flight`] calls at once;
+//!   after a failed call (transport error, non-2xx, an answer without
+//!   `active`), calls pause for [`IntrospectionOptions::retry_backoff`] and
+//!   tokens not in the cache get 503 with `Retry-After` — a flood of
+//!   distinct tokens while the endpoint is down costs one call per back-off.
+//! - **Strict**: see the refusals listed on the answer checks — `iss` and
+//!   `aud` when named, bearer `token_type` only, no sender-constrained tokens.
+
+mod answer;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use moka::Expiry;
+use moka::future::Cache;
+use reqwest::Url;
+use serde_json::Value;
+use tokio::sync::{OnceCell, Semaphore};
+use url::form_urlencoded;
+
+use crate::ConfigError;
+use crate::discovery::{ProviderMetadata, discovery_url};
+use crate::error::AuthError;
+use crate::fetch::{Fetcher, HttpOptions, check_url};
+use crate::jwt::rules::now;
+use crate::principal::Principal;
+use crate::secret::Secret;
+use answer::{Expectations, Verdict, judge};
+
+/// How tokenguard authenticates itself to the introspection endpoint
+/// (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// HTTP Basic with the form-encoded client id and secret (`client_secret_basic`).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    Post,
+}
+
+/// Configuration of an [`IntrospectionVerifier`].
+#[derive(Debug, Clone)]
+pub struct IntrospectionOptions {
+    /// The issuer whose tokens are introspected. Its discovery document names
+    /// the endpoint (unless [`IntrospectionOptions::endpoint`] is set), and an
+    /// answer that names an `iss` must name this one.
+    pub issuer: String,
+    /// The introspection endpoint, when it is not taken from discovery.
+    pub endpoint: Option<Url>,
+    /// This resource server's client id at the authorization server.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: Secret,
+    /// How the client authenticates. Default [`ClientAuth::Basic`].
+    pub client_auth: ClientAuth,
+    /// An answer that names an `aud` must name one of these.
+    pub audiences: Vec<String>,
+    /// Refuse answers that name no `aud` at all. Default `false` (RFC 7662
+    /// makes `aud` optional); turn it on when your server always names it,
+    /// so that tokens meant for other resources (or refresh tokens, which
+    /// some servers introspect without a `token_type`) are refused.
+    pub require_audience: bool,
+    /// Longest life of a cached active answer. Default 10 s.
+    pub cache_ttl: Duration,
+    /// Life of a cached inactive answer. Default 2 s.
+    pub negative_ttl: Duration,
+    /// Bound of the answer cache, in bytes (each entry weighs its answer's
+    /// size plus 128 bytes). Default 16 MiB.
+    pub max_cache_bytes: u64,
+    /// Most introspection calls in flight at once. Default 32.
+    pub max_in_flight: usize,
+    /// Pause after a failed call. Default 2 s.
+    pub retry_backoff: Duration,
+    /// HTTP limits (timeout, answer size). Default 5 s and 64 KiB.
+    pub http: HttpOptions,
+}
+
+impl IntrospectionOptions {
+    /// Options for `issuer`'s endpoint (found by discovery), authenticating
+    /// as `client_id` with `client_secret`, accepting answers for `audiences`.
+    pub fn new(
+        issuer: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+        audiences: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
+        Self {
+            issuer: issuer.into(),
+            endpoint: None,
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            client_auth: ClientAuth::Basic,
+            audiences: audiences.into_iter().map(Into::into).collect(),
+            require_audience: false,
+            cache_ttl: Duration::from_secs(10),
+            negative_ttl: Duration::from_secs(2),
+            max_cache_bytes: 16 * 1024 * 1024,
+            max_in_flight: 32,
+            retry_backoff: Duration::from_secs(2),
+            http: HttpOptions { max_body_bytes: 64 * 1024, ..HttpOptions::default() },
+        }
+    }
+}
+
+/// Checks opaque tokens with RFC 7662 introspection. Cheap to clone (shared).
+///
+/// ```no_run
+/// use tokenguard_core::{Authenticator, IntrospectionOptions, IntrospectionVerifier};
+///
+/// let introspection = IntrospectionVerifier::new(IntrospectionOptions::new(
+///     "https://idp.example/realms/demo",
+///     "my-api",
+///     std::env::var("INTROSPECTION_SECRET").unwrap_or_default(),
+///     ["my-api"],
+/// ))
+/// .expect("valid configuration");
+/// let authenticator = Authenticator::builder().introspection(introspection).build().expect("valid");
+/// ```
+#[derive(Clone)]
+pub struct IntrospectionVerifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    endpoint: Endpoint,
+    fetcher: Fetcher,
+    client_id: String,
+    client_secret: Secret,
+    client_auth: ClientAuth,
+    expect: Expectations,
+    cache: Cache<[u8; 32], Cached>,
+    upstream: Semaphore,
+    retry_at: Mutex<Option<Instant>>,
+    options: IntrospectionOptions,
+}
+
+enum Endpoint {
+    Configured(Url),
+    Discovered { discovery: Url, found: OnceCell<Url> },
+}
+
+/// A judged answer and when it stops being usable.
+#[derive(Clone)]
+struct Cached {
+    verdict: Verdict,
+    until: Instant,
+    weight: u32,
+}
+
+struct CachedExpiry;
+
+impl Expiry<[u8; 32], Cached> for CachedExpiry {
+    fn expire_after_create(&self, _: &[u8; 32], entry: &Cached, created_at: Instant) -> Option<Duration> {
+        Some(entry.until.saturating_duration_since(created_at))
+    }
+}
+
+/// Bookkeeping bytes counted per cache entry besides its answer.
+const ENTRY_OVERHEAD: u32 = 128;
+
+impl IntrospectionVerifier {
+    /// A verifier with `options`. Nothing is fetched until a token arrives.
+    pub fn new(options: IntrospectionOptions) -> Result<Self, ConfigError> {
+        let endpoint = match &options.endpoint {
+            Some(url) => Endpoint::Configured(check_url(url.as_str()).map_err(ConfigError::Url)?),
+            None => Endpoint::Discovered {
+                discovery: discovery_url(&options.issuer).map_err(ConfigError::Url)?,
+                found: OnceCell::new(),
+            },
+        };
+        let fetcher = Fetcher::new(&options.http).map_err(|_| ConfigError::HttpClient)?;
+        let cache = Cache::builder()
+            .max_capacity(options.max_cache_bytes)
+            .weigher(|_, entry: &Cached| entry.weight)
+            .expire_after(CachedExpiry)
+            .build();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                endpoint,
+                fetcher,
+                client_id: options.client_id.clone(),
+                client_secret: options.client_secret.clone(),
+                client_auth: options.client_auth,
+                expect: Expectations {
+                    issuer: options.issuer.clone(),
+                    audiences: options.audiences.clone(),
+                    require_audience: options.require_audience,
+                },
+                cache,
+                upstream: Semaphore::new(options.max_in_flight.max(1)),
+                retry_at: Mutex::new(None),
+                options,
+            }),
+        })
+    }
+
+    /// The issuer whose tokens this verifier introspects.
+    pub fn issuer(&self) -> &str {
+        &self.inner.options.issuer
+    }
+
+    /// Verifies an opaque token.
+    pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        let digest = digest(token);
+        let cached = match self.inner.cache.get(&digest).await {
+            Some(cached) => cached,
+            None => {
+                self.check_backoff()?;
+                self.inner.cache.try_get_with(digest, self.introspect(token)).await.map_err(|error| (*error).clone())?
+            }
+        };
+        match cached.verdict {
+            Verdict::Active(principal) => Ok(principal),
+            Verdict::Refused(reason) => Err(AuthError::InvalidToken(reason)),
+        }
+    }
+
+    /// How many answers are cached and how many bytes they weigh.
+    pub async fn cache_stats(&self) -> (u64, u64) {
+        self.inner.cache.run_pending_tasks().await;
+        (self.inner.cache.entry_count(), self.inner.cache.weighted_size())
+    }
+
+    async fn introspect(&self, token: &str) -> Result<Cached, AuthError> {
+        let _permit = self.inner.upstream.acquire().await.map_err(|_| self.unavailable(Duration::ZERO))?;
+        // Another call may have failed while this one waited for a permit.
+        self.check_backoff()?;
+        let endpoint = self.endpoint().await?;
+        let (form, basic) = self.request(token);
+        let fetched = match self.inner.fetcher.post_form_json::<Value>(endpoint, form, basic.as_deref()).await {
+            Ok(fetched) => fetched,
+            Err(error) => return Err(self.failed(&error)),
+        };
+        let verdict = judge(fetched.value, &self.inner.expect, now()).map_err(|error| self.failed(&error))?;
+        let options = &self.inner.options;
+        let created = Instant::now();
+        let until = match &verdict {
+            Verdict::Active(principal) => {
+                let left = principal.expires_at().map_or(options.cache_ttl, |exp| {
+                    Duration::from_secs(exp.saturating_sub(now())).min(options.cache_ttl)
+                });
+                created + left
+            }
+            Verdict::Refused(reason) => {
+                tracing::debug!(reason, "introspection refused a token");
+                created + options.negative_ttl
+            }
+        };
+        let weight = match verdict {
+            Verdict::Active(_) => u32::try_from(fetched.body_len).unwrap_or(u32::MAX),
+            Verdict::Refused(_) => 0,
+        };
+        Ok(Cached { verdict, until, weight: weight.saturating_add(ENTRY_OVERHEAD) })
+    }
+
+    /// The form (RFC 7662 §2.1) and, for `client_secret_basic`, the Basic
+    /// credentials (form-encoded first, RFC 6749 §2.3.1).
+    fn request(&self, token: &str) -> (String, Option<String>) {
+        let inner = &self.inner;
+        let mut form = form_urlencoded::Serializer::new(String::new());
+        form.append_pair("token", token).append_pair("token_type_hint", "access_token");
+        let basic = match inner.client_auth {
+            ClientAuth::Basic => {
+                let encode = |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+                let pair = format!("{}:{}", encode(&inner.client_id), encode(inner.client_secret.expose()));
+                Some(STANDARD.encode(pair))
+            }
+            ClientAuth::Post => {
+                form.append_pair("client_id", &inner.client_id)
+                    .append_pair("client_secret", inner.client_secret.expose());
+                None
+            }
+        };
+        (form.finish(), basic)
+    }
+
+    async fn endpoint(&self) -> Result<&Url, AuthError> {
+        match &self.inner.endpoint {
+            Endpoint::Configured(url) => Ok(url),
+            Endpoint::Discovered { discovery, found } => {
+                found.get_or_try_init(|| self.discover(discovery)).await.map_err(|reason| self.failed(&reason))
+            }
+        }
+    }
+
+    async fn discover(&self, discovery: &Url) -> Result<Url, String> {
+        let metadata = self.inner.fetcher.get_json::<ProviderMetadata>(discovery).await.map_err(|e| e.to_string())?;
+        if metadata.value.issuer != self.inner.options.issuer {
+            return Err("discovery document names issuer that differs from the configured one".into());
+        }
+        let endpoint = metadata.value.introspection_endpoint.ok_or("the issuer offers no introspection_endpoint")?;
+        check_url(&endpoint).map_err(|reason| format!("introspection_endpoint unusable: {reason}"))
+    }
+
+    fn check_backoff(&self) -> Result<(), AuthError> {
+        let retry_at = *self.inner.retry_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        match retry_at.map(|at| at.saturating_duration_since(Instant::now())) {
+            Some(left) if !left.is_zero() => Err(self.unavailable(left)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records a failed call: logs it (never the token) and pauses calls.
+    fn failed(&self, error: &dyn std::fmt::Display) -> AuthError {
+        tracing::warn!(%error, "token introspection failed");
+        let backoff = self.inner.options.retry_backoff;
+        *self.inner.retry_at.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Instant::now() + backoff);
+        self.unavailable(backoff)
+    }
+
+    fn unavailable(&self, retry_after: Duration) -> AuthError {
+        AuthError::Unavailable {
+            reason: "the introspection endpoint is unavailable",
+            retry_after: retry_after.max(Duration::from_secs(1)),
+        }
+    }
+}
+
+impl std::fmt::Debug for IntrospectionVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionVerifier")
+            .field("issuer", &self.inner.options.issuer)
+            .field("client_id", &self.inner.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn digest(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
