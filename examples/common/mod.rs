@@ -9,7 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokenguard::apikey;
 use tokenguard::{
-    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, KeyStore, Scopes, Secret, StaticKey,
+    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, IntrospectionOptions, IntrospectionVerifier, JwksOptions,
+    JwtRules, KeyStore, Scopes, Secret, StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
 
@@ -21,6 +22,8 @@ pub struct Config {
     pub key_store: String,
     pub key_prefix: String,
     pub hs256: Option<(Secret, String)>,
+    /// Client id and secret for RFC 7662 introspection of opaque tokens.
+    pub introspection: Option<(String, Secret)>,
     pub leeway: Duration,
 }
 
@@ -46,9 +49,11 @@ impl Config {
                 .map_err(|_| "TOKENGUARD_LEEWAY_SECONDS must be a whole number of seconds".to_string())?,
             None => Duration::from_secs(30),
         };
-        if var("TOKENGUARD_INTROSPECTION_CLIENT_ID").is_some() {
-            tracing::warn!("opaque token introspection is not available yet; TOKENGUARD_INTROSPECTION_* is ignored");
-        }
+        let introspection = match (var("TOKENGUARD_INTROSPECTION_CLIENT_ID"), var("TOKENGUARD_INTROSPECTION_SECRET")) {
+            (Some(client_id), Some(secret)) => Some((client_id, Secret::new(secret))),
+            (None, None) => None,
+            _ => return Err("set both TOKENGUARD_INTROSPECTION_CLIENT_ID and TOKENGUARD_INTROSPECTION_SECRET".into()),
+        };
         Ok(Self {
             bind: var("TOKENGUARD_BIND").unwrap_or_else(|| "127.0.0.1:3000".into()),
             issuer: var("TOKENGUARD_ISSUER"),
@@ -56,6 +61,7 @@ impl Config {
             key_store: var("TOKENGUARD_KEY_STORE").unwrap_or_else(|| "sqlite://tokenguard-keys.db".into()),
             key_prefix: var("TOKENGUARD_KEY_PREFIX").unwrap_or_else(|| "tg".into()),
             hs256,
+            introspection,
             leeway,
         })
     }
@@ -71,6 +77,8 @@ pub struct DevMode {
     pub issuer: TestIssuer,
     pub token: String,
     pub api_key: Secret,
+    /// An opaque token, when introspection is configured.
+    pub opaque: Option<String>,
 }
 
 pub async fn setup(config: &Config) -> Result<Setup, String> {
@@ -108,8 +116,18 @@ pub async fn setup(config: &Config) -> Result<Setup, String> {
         let key = StaticKey::hmac(Algorithm::HS256, secret).map_err(|e| e.to_string())?;
         builder = builder.static_key(rules(hs_issuer), key);
     }
+    if let Some((client_id, secret)) = &config.introspection {
+        let options = IntrospectionOptions::new(&issuer, client_id, secret.clone(), [config.audience.as_str()]);
+        builder = builder.introspection(IntrospectionVerifier::new(options).map_err(|e| e.to_string())?);
+    }
     let authenticator = builder.build().map_err(|e| format!("configuration: {e}"))?;
-    let dev = dev.map(|(issuer, token, api_key)| DevMode { issuer, token, api_key });
+    let dev = dev.map(|(issuer, token, api_key)| {
+        let opaque = config
+            .introspection
+            .as_ref()
+            .map(|_| issuer.token().subject("dev-user").audience(config.audience.as_str()).scope("read").opaque());
+        DevMode { issuer, token, api_key, opaque }
+    });
     Ok(Setup { authenticator, dev })
 }
 
@@ -125,6 +143,9 @@ pub fn announce(addr: std::net::SocketAddr, dev: Option<&DevMode>) {
         println!("development issuer: {}", dev.issuer.issuer());
         println!("curl -H 'Authorization: Bearer {}' http://{addr}/me", dev.token);
         println!("curl -H 'Authorization: Token token={}' http://{addr}/me", dev.api_key.expose());
+        if let Some(opaque) = &dev.opaque {
+            println!("curl -H 'Authorization: Bearer {opaque}' http://{addr}/me");
+        }
     }
 }
 

@@ -2,6 +2,8 @@
 //! loopback ports and talks HTTP to them.
 #![allow(dead_code)]
 
+pub mod oidc_provider;
+
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};

@@ -200,7 +200,12 @@ impl Authenticator {
         }
     }
 
-    async fn verify_api_key(&self, api_keys: &ApiKeyVerifier, token: &str, scheme: Scheme) -> Result<Principal, AuthError> {
+    async fn verify_api_key(
+        &self,
+        api_keys: &ApiKeyVerifier,
+        token: &str,
+        scheme: Scheme,
+    ) -> Result<Principal, AuthError> {
         let principal = api_keys.verify(token).await?;
         self.inner.tokens.insert_api_key(token, scheme, &principal);
         Ok(principal)

@@ -65,7 +65,10 @@ async fn inactive_and_foreign_answers_are_invalid_tokens_and_briefly_cached() {
         (issuer.token().audience("another-api").opaque(), "wrong audience"),
         (issuer.token().claim("iss", "https://elsewhere.example").opaque(), "untrusted issuer"),
         (issuer.token().claim("token_type", "refresh_token").opaque(), "not a bearer access token"),
-        (issuer.token().claim("cnf", serde_json::json!({"jkt": "abc"})).opaque(), "sender-constrained token used as a bearer token"),
+        (
+            issuer.token().claim("cnf", serde_json::json!({"jkt": "abc"})).opaque(),
+            "sender-constrained token used as a bearer token",
+        ),
         (issuer.token().expires_in(-1).opaque(), "token is not active"),
     ];
     for (token, reason) in cases {
@@ -179,7 +182,8 @@ async fn the_authenticator_routes_each_bearer_credential_to_its_verifier() {
     let issuer = TestIssuer::start().await;
     let store = Arc::new(MemoryKeyStore::new());
     let imported = "0123456789abcdef0123456789abcdef01234567";
-    let record = ApiKeyRecord::for_key(&Secret::new(imported), "legacy-user", Scopes::from_space_separated("read"), None, None);
+    let record =
+        ApiKeyRecord::for_key(&Secret::new(imported), "legacy-user", Scopes::from_space_separated("read"), None, None);
     store.insert(record).await.expect("insert");
     let authenticator = Authenticator::builder()
         .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
@@ -198,6 +202,9 @@ async fn the_authenticator_routes_each_bearer_credential_to_its_verifier() {
     assert_eq!(issuer.introspections(), 1, "the imported key never reached introspection");
     // A key with our prefix is never introspected, even when unknown.
     let unknown_key = tokenguard_core::apikey::generate("tg");
-    assert_eq!(kind(unknown_key.expose()).await.err().map(|r| r.error), Some(AuthError::InvalidToken("unknown API key")));
+    assert_eq!(
+        kind(unknown_key.expose()).await.err().map(|r| r.error),
+        Some(AuthError::InvalidToken("unknown API key"))
+    );
     assert_eq!(issuer.introspections(), 1);
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use axum::Form;
 use axum::Router;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -77,7 +77,10 @@ async fn introspect(
         .and_then(|decoded| String::from_utf8(decoded).ok());
     let authenticated = match basic {
         Some(pair) => pair == format!("{INTROSPECTION_CLIENT_ID}:{INTROSPECTION_CLIENT_SECRET}"),
-        None => param("client_id") == Some(INTROSPECTION_CLIENT_ID) && param("client_secret") == Some(INTROSPECTION_CLIENT_SECRET),
+        None => {
+            param("client_id") == Some(INTROSPECTION_CLIENT_ID)
+                && param("client_secret") == Some(INTROSPECTION_CLIENT_SECRET)
+        }
     };
     if !authenticated {
         return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client" }))).into_response();

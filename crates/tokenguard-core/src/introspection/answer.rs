@@ -17,6 +17,8 @@ pub(crate) struct Expectations {
     pub(crate) audiences: Vec<String>,
     /// Refuse answers that name no `aud` at all.
     pub(crate) require_audience: bool,
+    /// Refuse answers that name no `token_type`.
+    pub(crate) require_token_type: bool,
 }
 
 /// The answer, judged.
@@ -75,7 +77,14 @@ fn accept(claims: Map<String, Value>, expect: &Expectations, now: u64) -> Result
         return Err("untrusted issuer");
     }
     check_audience(claims.get("aud"), expect)?;
-    if optional_str(&claims, "token_type")?.is_some_and(|kind| !kind.eq_ignore_ascii_case("bearer")) {
+    // Some servers answer `active: true` for refresh tokens, naming no
+    // `token_type` (oidc-provider) or naming it only in `token_use` (Ory Hydra).
+    match optional_str(&claims, "token_type")? {
+        Some(kind) if kind.eq_ignore_ascii_case("bearer") => {}
+        None if !expect.require_token_type => {}
+        _ => return Err("not a bearer access token"),
+    }
+    if optional_str(&claims, "token_use")?.is_some_and(|usage| usage != "access_token") {
         return Err("not a bearer access token");
     }
     if claims.contains_key("cnf") {
@@ -154,10 +163,16 @@ mod tests {
             issuer: "https://as.example".into(),
             audiences: vec!["my-api".into()],
             require_audience: false,
+            require_token_type: true,
         }
     }
 
-    fn judge_ok(answer: Value) -> Verdict {
+    /// Judges `answer`, as a bearer token unless it says otherwise
+    /// (`"token_type": null` stands for no `token_type` at all).
+    fn judge_ok(mut answer: Value) -> Verdict {
+        if let Value::Object(claims) = &mut answer {
+            claims.entry("token_type").or_insert("Bearer".into());
+        }
         judge(answer, &expect(), NOW).expect("well-formed answer")
     }
 
@@ -187,7 +202,8 @@ mod tests {
 
     #[test]
     fn client_credentials_token_has_its_client_as_subject() {
-        let Verdict::Active(principal) = judge_ok(json!({"active": true, "client_id": "svc"})) else {
+        let Verdict::Active(principal) = judge_ok(json!({"active": true, "client_id": "svc", "token_type": "bearer"}))
+        else {
             panic!("refused")
         };
         assert_eq!(principal.subject(), "svc");
@@ -204,12 +220,20 @@ mod tests {
         assert_eq!(refused(json!({"active": true, "sub": "a", "aud": "other"})), "wrong audience");
         assert_eq!(refused(json!({"active": true, "sub": "a", "aud": ["x", "y"]})), "wrong audience");
         assert_eq!(refused(json!({"active": true, "sub": "a", "aud": 7})), "malformed audience");
-        assert_eq!(refused(json!({"active": true, "sub": "a", "token_type": "refresh_token"})), "not a bearer access token");
+        assert_eq!(
+            refused(json!({"active": true, "sub": "a", "token_type": "refresh_token"})),
+            "not a bearer access token"
+        );
         assert_eq!(refused(json!({"active": true, "sub": "a", "token_type": "DPoP"})), "not a bearer access token");
         assert_eq!(
             refused(json!({"active": true, "sub": "a", "cnf": {"jkt": "x"}})),
             "sender-constrained token used as a bearer token"
         );
+        assert_eq!(
+            refused(json!({"active": true, "sub": "a", "token_use": "refresh_token", "token_type": "Bearer"})),
+            "not a bearer access token"
+        );
+        assert_eq!(refused(json!({"active": true, "sub": "a", "token_type": null})), "not a bearer access token");
         assert_eq!(refused(json!({"active": true})), "token names no subject");
         assert_eq!(refused(json!({"active": true, "sub": 5})), "malformed introspection answer");
         assert_eq!(refused(json!({"active": true, "sub": "a", "scope": ["read"]})), "malformed scope");
@@ -220,11 +244,17 @@ mod tests {
     #[test]
     fn audience_can_be_required() {
         let strict = Expectations { require_audience: true, ..expect() };
-        assert!(matches!(
-            judge(json!({"active": true, "sub": "a"}), &strict, NOW),
-            Ok(Verdict::Refused("missing audience"))
-        ));
-        assert!(matches!(judge(json!({"active": true, "sub": "a", "aud": "my-api"}), &strict, NOW), Ok(Verdict::Active(_))));
+        let answer = |aud: Value| json!({"active": true, "sub": "a", "token_type": "Bearer", "aud": aud});
+        assert!(matches!(judge(answer(Value::Null), &strict, NOW), Ok(Verdict::Refused("missing audience"))));
+        assert!(matches!(judge(answer(json!("my-api")), &strict, NOW), Ok(Verdict::Active(_))));
+    }
+
+    #[test]
+    fn token_type_may_be_optional() {
+        let lenient = Expectations { require_token_type: false, ..expect() };
+        assert!(matches!(judge(json!({"active": true, "sub": "a"}), &lenient, NOW), Ok(Verdict::Active(_))));
+        let refresh = json!({"active": true, "sub": "a", "token_type": "refresh_token"});
+        assert!(matches!(judge(refresh, &lenient, NOW), Ok(Verdict::Refused("not a bearer access token"))));
     }
 
     #[test]

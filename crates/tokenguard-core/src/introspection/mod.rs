@@ -14,7 +14,8 @@
 //!   tokens not in the cache get 503 with `Retry-After` — a flood of
 //!   distinct tokens while the endpoint is down costs one call per back-off.
 //! - **Strict**: see the refusals listed on the answer checks — `iss` and
-//!   `aud` when named, bearer `token_type` only, no sender-constrained tokens.
+//!   `aud` when named, a `Bearer` `token_type` required, no sender-constrained
+//!   tokens.
 
 mod answer;
 
@@ -69,9 +70,14 @@ pub struct IntrospectionOptions {
     pub audiences: Vec<String>,
     /// Refuse answers that name no `aud` at all. Default `false` (RFC 7662
     /// makes `aud` optional); turn it on when your server always names it,
-    /// so that tokens meant for other resources (or refresh tokens, which
-    /// some servers introspect without a `token_type`) are refused.
+    /// so that tokens meant for other resources are refused.
     pub require_audience: bool,
+    /// Refuse answers that name no `token_type`. Default `true`: RFC 7662
+    /// makes it optional, but servers that omit it for refresh tokens while
+    /// calling them active (oidc-provider does) would otherwise let a
+    /// refresh token pass as an access token. Turn it off only for a server
+    /// that never names it.
+    pub require_token_type: bool,
     /// Longest life of a cached active answer. Default 10 s.
     pub cache_ttl: Duration,
     /// Life of a cached inactive answer. Default 2 s.
@@ -104,6 +110,7 @@ impl IntrospectionOptions {
             client_auth: ClientAuth::Basic,
             audiences: audiences.into_iter().map(Into::into).collect(),
             require_audience: false,
+            require_token_type: true,
             cache_ttl: Duration::from_secs(10),
             negative_ttl: Duration::from_secs(2),
             max_cache_bytes: 16 * 1024 * 1024,
@@ -197,6 +204,7 @@ impl IntrospectionVerifier {
                     issuer: options.issuer.clone(),
                     audiences: options.audiences.clone(),
                     require_audience: options.require_audience,
+                    require_token_type: options.require_token_type,
                 },
                 cache,
                 upstream: Semaphore::new(options.max_in_flight.max(1)),
