@@ -177,6 +177,7 @@ async fn a_two_second_token_is_refused_once_expired_with_zero_leeway() {
         })
         .await;
         assert!(expired, "the expired token is still accepted");
+        assert_clean_logs(&server, &[short]);
     }
 }
 
@@ -221,6 +222,7 @@ async fn jwts_keep_working_when_the_provider_stops_after_warm_up() {
         assert_eq!(server.get("/me", Some(&bearer(&warm))).await.status, 200, "a verified token");
         let reply = server.get("/me", Some(&bearer(&fresh))).await;
         assert_eq!(reply.status, 200, "a token never seen, checked against the cached keys: {}", reply.text);
+        assert_clean_logs(&server, &[warm, fresh]);
     }
 }
 

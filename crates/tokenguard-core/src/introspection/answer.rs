@@ -77,16 +77,7 @@ fn accept(claims: Map<String, Value>, expect: &Expectations, now: u64) -> Result
         return Err("untrusted issuer");
     }
     check_audience(claims.get("aud"), expect)?;
-    // Some servers answer `active: true` for refresh tokens, naming no
-    // `token_type` (oidc-provider) or naming it only in `token_use` (Ory Hydra).
-    match optional_str(&claims, "token_type")? {
-        Some(kind) if kind.eq_ignore_ascii_case("bearer") => {}
-        None if !expect.require_token_type => {}
-        _ => return Err("not a bearer access token"),
-    }
-    if optional_str(&claims, "token_use")?.is_some_and(|usage| usage != "access_token") {
-        return Err("not a bearer access token");
-    }
+    check_token_type(&claims, expect.require_token_type)?;
     if claims.contains_key("cnf") {
         return Err("sender-constrained token used as a bearer token");
     }
@@ -112,6 +103,24 @@ fn accept(claims: Map<String, Value>, expect: &Expectations, now: u64) -> Result
         expires_at,
         claims,
     }))
+}
+
+/// Some servers call refresh tokens active too. What kind of token was
+/// introspected is named by RFC 7662's `token_type` (`Bearer`), Keycloak's
+/// `typ` (`Bearer`, `Refresh`, `ID`) or Ory Hydra's `token_use`
+/// (`access_token`, `refresh_token`); oidc-provider names none for refresh
+/// tokens. Every name present must say "bearer access token", and when
+/// required, at least one must be present.
+fn check_token_type(claims: &Map<String, Value>, required: bool) -> Result<(), &'static str> {
+    let bearer = |kind: &str| kind.eq_ignore_ascii_case("bearer");
+    let token_type = optional_str(claims, "token_type")?;
+    let typ = optional_str(claims, "typ")?;
+    let token_use = optional_str(claims, "token_use")?;
+    let named = token_type.is_some() || typ.is_some() || token_use.is_some();
+    let wrong = token_type.is_some_and(|t| !bearer(t))
+        || typ.is_some_and(|t| !bearer(t))
+        || token_use.is_some_and(|u| u != "access_token");
+    if wrong || (required && !named) { Err("not a bearer access token") } else { Ok(()) }
 }
 
 fn check_audience(aud: Option<&Value>, expect: &Expectations) -> Result<(), &'static str> {
@@ -234,6 +243,8 @@ mod tests {
             "not a bearer access token"
         );
         assert_eq!(refused(json!({"active": true, "sub": "a", "token_type": null})), "not a bearer access token");
+        let keycloak_refresh = json!({"active": true, "sub": "a", "token_type": null, "typ": "Refresh"});
+        assert_eq!(refused(keycloak_refresh), "not a bearer access token");
         assert_eq!(refused(json!({"active": true})), "token names no subject");
         assert_eq!(refused(json!({"active": true, "sub": 5})), "malformed introspection answer");
         assert_eq!(refused(json!({"active": true, "sub": "a", "scope": ["read"]})), "malformed scope");
@@ -247,6 +258,16 @@ mod tests {
         let answer = |aud: Value| json!({"active": true, "sub": "a", "token_type": "Bearer", "aud": aud});
         assert!(matches!(judge(answer(Value::Null), &strict, NOW), Ok(Verdict::Refused("missing audience"))));
         assert!(matches!(judge(answer(json!("my-api")), &strict, NOW), Ok(Verdict::Active(_))));
+    }
+
+    #[test]
+    fn keycloak_and_hydra_name_the_token_type_their_own_way() {
+        for answer in [
+            json!({"active": true, "sub": "a", "typ": "Bearer"}),
+            json!({"active": true, "sub": "a", "token_use": "access_token"}),
+        ] {
+            assert!(matches!(judge(answer, &expect(), NOW), Ok(Verdict::Active(_))));
+        }
     }
 
     #[test]

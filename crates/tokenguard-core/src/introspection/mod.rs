@@ -72,11 +72,12 @@ pub struct IntrospectionOptions {
     /// makes `aud` optional); turn it on when your server always names it,
     /// so that tokens meant for other resources are refused.
     pub require_audience: bool,
-    /// Refuse answers that name no `token_type`. Default `true`: RFC 7662
-    /// makes it optional, but servers that omit it for refresh tokens while
-    /// calling them active (oidc-provider does) would otherwise let a
-    /// refresh token pass as an access token. Turn it off only for a server
-    /// that never names it.
+    /// Refuse answers that name no token type (`token_type`, Keycloak's
+    /// `typ` or Hydra's `token_use`). Default `true`: RFC 7662 makes it
+    /// optional, but servers that omit it for refresh tokens while calling
+    /// them active (oidc-provider does) would otherwise let a refresh token
+    /// pass as an access token. Turn it off only for a server that never
+    /// names it.
     pub require_token_type: bool,
     /// Longest life of a cached active answer. Default 10 s.
     pub cache_ttl: Duration,
