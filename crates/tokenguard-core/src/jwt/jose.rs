@@ -79,6 +79,12 @@ pub struct ClaimsView<'a> {
     pub(crate) azp: Option<&'a RawValue>,
     #[serde(borrow)]
     pub(crate) cid: Option<&'a RawValue>,
+    /// Keycloak names the kind of token here (`Bearer`, `Refresh`, `ID`).
+    #[serde(borrow)]
+    pub(crate) typ: Option<&'a RawValue>,
+    /// Amazon Cognito names the kind of token here (`access`, `id`).
+    #[serde(borrow)]
+    pub(crate) token_use: Option<&'a RawValue>,
 }
 
 impl<'a> ClaimsView<'a> {

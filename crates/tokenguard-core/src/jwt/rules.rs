@@ -14,7 +14,8 @@ use crate::scope::Scopes;
 /// What to require of the JOSE `typ` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum TypPolicy {
-    /// Accept any `typ`, or none (most providers' access tokens).
+    /// Accept `typ` `JWT`, `at+jwt`, or none (most providers' access
+    /// tokens); any other explicit type (`dpop+jwt`, `logout+jwt`…) is refused.
     #[default]
     Any,
     /// Require `at+jwt` (RFC 9068 §2.1), which keeps ID tokens and other JWTs
@@ -79,12 +80,7 @@ impl JwtRules {
         claims: &ClaimsView<'_>,
         now: u64,
     ) -> Result<CheckedClaims, AuthError> {
-        if self.typ == TypPolicy::AccessTokenJwt {
-            let typ = header.typ.as_deref().unwrap_or_default().to_ascii_lowercase();
-            if typ != "at+jwt" && typ != "application/at+jwt" {
-                return Err(AuthError::InvalidToken("not an access token"));
-            }
-        }
+        check_token_kind(self.typ, header, claims)?;
         match (claims.iss, claims.issuer()) {
             (None, _) => return Err(AuthError::InvalidToken("missing issuer")),
             (Some(_), Some(iss)) if iss == self.issuer => {}
@@ -140,6 +136,34 @@ impl JwtRules {
         };
         if matches { Ok(()) } else { Err(AuthError::InvalidToken("wrong audience")) }
     }
+}
+
+/// Keeps other JWTs of the same issuer (ID tokens, refresh tokens, logout
+/// tokens, DPoP proofs…) from passing as access tokens (RFC 8725 §3.11).
+/// An explicit `typ` header must name an access token or a plain JWT (or,
+/// with [`TypPolicy::AccessTokenJwt`], exactly `at+jwt`); the kind-of-token
+/// claims some providers add must say "access token": Keycloak's `typ`
+/// (`Bearer`) and Amazon Cognito's `token_use` (`access`).
+fn check_token_kind(policy: TypPolicy, header: &JoseHeader, claims: &ClaimsView<'_>) -> Result<(), AuthError> {
+    let not_access = || AuthError::InvalidToken("not an access token");
+    let typ = header.typ.as_deref().map(str::to_ascii_lowercase);
+    let typ_ok = match (policy, typ.as_deref()) {
+        (_, Some("at+jwt" | "application/at+jwt")) => true,
+        (TypPolicy::Any, None | Some("jwt" | "application/jwt")) => true,
+        _ => false,
+    };
+    if !typ_ok {
+        return Err(not_access());
+    }
+    let named_kind = |raw: Option<&RawValue>, wanted: &str| match raw {
+        None => Ok(()),
+        Some(raw) => match string(Some(raw)) {
+            Some(kind) if kind.eq_ignore_ascii_case(wanted) => Ok(()),
+            _ => Err(not_access()),
+        },
+    };
+    named_kind(claims.typ, "bearer")?;
+    named_kind(claims.token_use, "access")
 }
 
 /// A NumericDate (RFC 7519 §2): a non-negative JSON number of seconds.
@@ -256,5 +280,27 @@ mod tests {
         assert!(check_with(&strict, &header(Some("application/at+jwt")), &claims).is_ok());
         assert!(check_with(&strict, &header(Some("JWT")), &claims).is_err());
         assert!(check_with(&strict, &header(None), &claims).is_err());
+    }
+
+    #[test]
+    fn other_kinds_of_jwt_are_not_access_tokens() {
+        let any = rules();
+        for typ in [None, Some("JWT"), Some("jwt"), Some("at+jwt"), Some("application/jwt")] {
+            assert!(check_with(&any, &header(typ), &valid()).is_ok(), "{typ:?}");
+        }
+        let refused = AuthError::InvalidToken("not an access token");
+        for typ in ["dpop+jwt", "logout+jwt", "secevent+jwt", "JOSE", ""] {
+            assert_eq!(check_with(&any, &header(Some(typ)), &valid()).unwrap_err(), refused, "{typ}");
+        }
+        assert!(check(with("typ", json!("Bearer"))).is_ok());
+        assert!(check(with("token_use", json!("access"))).is_ok());
+        for (claim, value) in [
+            ("typ", json!("Refresh")),
+            ("typ", json!("ID")),
+            ("typ", json!(1)),
+            ("token_use", json!("id")),
+        ] {
+            assert_eq!(check(with(claim, value.clone())).unwrap_err(), refused, "{claim}={value}");
+        }
     }
 }
