@@ -35,7 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use keys::KeyAlg;
 use keys::SigningKey;
-pub use token::TokenBuilder;
+pub use token::{TokenBuilder, now};
 
 /// A fault the issuer's endpoints can be told to show.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -164,6 +164,22 @@ impl TestIssuer {
     /// Publishes an arbitrary extra JWK (weak, symmetric, encryption keys…).
     pub fn publish_raw_jwk(&self, jwk: Value) {
         lock(&self.shared.extra_jwks).push(jwk);
+    }
+
+    /// Signs arbitrary bytes with key `kid` (its own algorithm) and returns
+    /// the base64url signature: for hand-made headers and payloads such as
+    /// duplicate JSON members, which the token builder cannot express.
+    pub fn signature(&self, kid: &str, signing_input: &str) -> Option<String> {
+        use base64::Engine;
+        let keys = lock(&self.shared.keys);
+        let key = keys.iter().find(|key| key.kid == kid)?;
+        Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.sign(signing_input.as_bytes())))
+    }
+
+    /// The public JWK of key `kid` (to republish it under another `kid`,
+    /// `use` or `alg` with [`TestIssuer::publish_raw_jwk`]).
+    pub fn public_jwk(&self, kid: &str) -> Option<Value> {
+        lock(&self.shared.keys).iter().find(|key| key.kid == kid).map(SigningKey::jwk)
     }
 
     /// The PEM (`BEGIN PUBLIC KEY`) of key `kid`, for static-key configurations.

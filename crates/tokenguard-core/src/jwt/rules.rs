@@ -294,12 +294,9 @@ mod tests {
         }
         assert!(check(with("typ", json!("Bearer"))).is_ok());
         assert!(check(with("token_use", json!("access"))).is_ok());
-        for (claim, value) in [
-            ("typ", json!("Refresh")),
-            ("typ", json!("ID")),
-            ("typ", json!(1)),
-            ("token_use", json!("id")),
-        ] {
+        for (claim, value) in
+            [("typ", json!("Refresh")), ("typ", json!("ID")), ("typ", json!(1)), ("token_use", json!("id"))]
+        {
             assert_eq!(check(with(claim, value.clone())).unwrap_err(), refused, "{claim}={value}");
         }
     }
