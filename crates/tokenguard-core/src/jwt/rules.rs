@@ -147,11 +147,10 @@ impl JwtRules {
 fn check_token_kind(policy: TypPolicy, header: &JoseHeader, claims: &ClaimsView<'_>) -> Result<(), AuthError> {
     let not_access = || AuthError::InvalidToken("not an access token");
     let typ = header.typ.as_deref().map(str::to_ascii_lowercase);
-    let typ_ok = match (policy, typ.as_deref()) {
-        (_, Some("at+jwt" | "application/at+jwt")) => true,
-        (TypPolicy::Any, None | Some("jwt" | "application/jwt")) => true,
-        _ => false,
-    };
+    let typ_ok = matches!(
+        (policy, typ.as_deref()),
+        (_, Some("at+jwt" | "application/at+jwt")) | (TypPolicy::Any, None | Some("jwt" | "application/jwt"))
+    );
     if !typ_ok {
         return Err(not_access());
     }
