@@ -205,7 +205,7 @@ fn header_grammar(w: &World) -> Vec<Case> {
             "`access_token=x` is itself a valid b64token (`=` may end it), so it may be checked and refused",
         ),
         Case::new(g, "two credentials in one header", format!("Bearer {token}, Bearer {token}"), MALFORMED),
-        Case::new(g, "non-ASCII (obs-text) in the token", b"Bearer abc\xe9def".to_vec(), MALFORMED),
+        Case::new(g, "non-ASCII (obs-text) in the token", b"Bearer abc\xe9def", MALFORMED),
         Case::new(g, "UTF-8 in the token", "Bearer t\u{f6}k\u{e9}n".as_bytes(), MALFORMED),
         Case::new(g, "percent-encoded token", format!("Bearer {}", token.replace('.', "%2E")), MALFORMED),
         Case::new(g, "a 20 KB token", format!("Bearer {}", "a".repeat(20 * 1024)), INVALID)
@@ -214,9 +214,9 @@ fn header_grammar(w: &World) -> Vec<Case> {
             .or(Http(400), "HTTP servers refuse oversized headers with 431 or 400, or pass them on")
             .or(Http(401), "hyper accepts headers up to ~400 KB; tokenguard then refuses the over-16 KiB token")
             .raw(),
-        Case::new(g, "NUL byte in the token", b"Bearer abc\x00def".to_vec(), Http(400)).raw(),
-        Case::new(g, "control byte in the token", b"Bearer abc\x01def".to_vec(), Http(400)).raw(),
-        Case::new(g, "DEL byte in the token", b"Bearer abc\x7fdef".to_vec(), Http(400))
+        Case::new(g, "NUL byte in the token", b"Bearer abc\x00def", Http(400)).raw(),
+        Case::new(g, "control byte in the token", b"Bearer abc\x01def", Http(400)).raw(),
+        Case::new(g, "DEL byte in the token", b"Bearer abc\x7fdef", Http(400))
             .or(MALFORMED, "DEL is not a field-vchar (RFC 9110 §5.5): the HTTP server or tokenguard refuses it")
             .raw(),
         Case::new(g, "Basic credentials", format!("Basic {}", STANDARD.encode("user:pass")), NO_CREDENTIALS),
@@ -764,7 +764,7 @@ fn secrets_of(cases: &[Case]) -> Vec<String> {
         .iter()
         .flat_map(|case| case.headers.iter())
         .filter_map(|(_, value)| std::str::from_utf8(value).ok())
-        .filter_map(|value| value.split([' ', '=', '"', ',']).filter(|part| part.len() >= 24).last())
+        .filter_map(|value| value.split([' ', '=', '"', ',']).filter(|part| part.len() >= 24).next_back())
         .map(|part| part.rsplit('.').next().unwrap_or(part).to_owned())
         .filter(|part| part.len() >= 24 && !part.chars().all(|c| c == part.chars().next().unwrap_or('a')))
         .collect();
