@@ -764,7 +764,7 @@ fn secrets_of(cases: &[Case]) -> Vec<String> {
         .iter()
         .flat_map(|case| case.headers.iter())
         .filter_map(|(_, value)| std::str::from_utf8(value).ok())
-        .filter_map(|value| value.split([' ', '=', '"', ',']).filter(|part| part.len() >= 24).next_back())
+        .filter_map(|value| value.split([' ', '=', '"', ',']).rfind(|part| part.len() >= 24))
         .map(|part| part.rsplit('.').next().unwrap_or(part).to_owned())
         .filter(|part| part.len() >= 24 && !part.chars().all(|c| c == part.chars().next().unwrap_or('a')))
         .collect();
