@@ -80,6 +80,25 @@ impl Fetcher {
         form: String,
         basic: Option<&str>,
     ) -> Result<Fetched<T>, FetchError> {
+        let response = self.post_form(url, form, basic).await?;
+        self.read_json(response).await
+    }
+
+    /// Like [`Fetcher::post_form_json`], but any status is an answer: the
+    /// status and the body as JSON (`Null` when it is not JSON).
+    pub(crate) async fn post_form_any(
+        &self,
+        url: &Url,
+        form: String,
+        basic: Option<&str>,
+    ) -> Result<(u16, serde_json::Value), FetchError> {
+        let response = self.post_form(url, form, basic).await?;
+        let status = response.status().as_u16();
+        let body = self.read_body(response).await?;
+        Ok((status, serde_json::from_slice(&body).unwrap_or_default()))
+    }
+
+    async fn post_form(&self, url: &Url, form: String, basic: Option<&str>) -> Result<reqwest::Response, FetchError> {
         let mut request = self
             .client
             .post(url.clone())
@@ -91,17 +110,22 @@ impl Fetcher {
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
         }
-        self.read_json(request.send().await?).await
+        Ok(request.send().await?)
     }
 
-    async fn read_json<T: DeserializeOwned>(&self, mut response: reqwest::Response) -> Result<Fetched<T>, FetchError> {
+    async fn read_json<T: DeserializeOwned>(&self, response: reqwest::Response) -> Result<Fetched<T>, FetchError> {
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
+        let max_age = max_age(response.headers());
+        let body = self.read_body(response).await?;
+        Ok(Fetched { value: serde_json::from_slice(&body)?, max_age, body_len: body.len() })
+    }
+
+    async fn read_body(&self, mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
         if response.content_length().is_some_and(|len| len > self.max_body_bytes as u64) {
             return Err(FetchError::TooLarge(self.max_body_bytes));
         }
-        let max_age = max_age(response.headers());
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await? {
             if body.len() + chunk.len() > self.max_body_bytes {
@@ -109,8 +133,16 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched { value: serde_json::from_slice(&body)?, max_age, body_len: body.len() })
+        Ok(body)
     }
+}
+
+/// `client_secret_basic` credentials: id and secret form-encoded, then
+/// base64 (RFC 6749 §2.3.1).
+pub(crate) fn basic_credentials(client_id: &str, secret: &str) -> String {
+    use base64::Engine;
+    let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
+    base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", encode(client_id), encode(secret)))
 }
 
 /// `Cache-Control: max-age=N` → `Some(N s)`; `no-cache`/`no-store` → `Some(0)`.

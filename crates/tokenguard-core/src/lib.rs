@@ -12,6 +12,7 @@ mod api_key_verifier;
 pub mod apikey;
 mod authenticator;
 mod claims;
+pub mod client;
 pub mod credential;
 pub mod discovery;
 pub mod error;

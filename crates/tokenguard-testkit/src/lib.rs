@@ -1,7 +1,9 @@
 //! A real local OpenID issuer for tests and demos.
 //!
 //! [`TestIssuer`] serves `/.well-known/openid-configuration`, `/jwks` and an
-//! RFC 7662 `/introspect` endpoint over loopback HTTP, mints tokens (JWTs
+//! RFC 7662 `/introspect` endpoint and a `/token` endpoint (client
+//! credentials, password and refresh-token grants, with rotation) over
+//! loopback HTTP, mints tokens (JWTs
 //! with any header and claims, and opaque tokens), revokes opaque tokens,
 //! rotates and retires keys, injects faults (error statuses, garbage, slowness, oversized bodies,
 //! a full stop) and counts fetches, so tests can assert how politely a
@@ -64,6 +66,19 @@ pub const INTROSPECTION_CLIENT_ID: &str = "tokenguard-example";
 /// The client secret the introspection endpoint accepts.
 pub const INTROSPECTION_CLIENT_SECRET: &str = "testkit-introspection-secret";
 
+/// The client the token endpoint serves (client credentials, password and
+/// refresh grants), with [`TOKEN_CLIENT_SECRET`].
+pub const TOKEN_CLIENT_ID: &str = "testkit-client";
+
+/// The secret of [`TOKEN_CLIENT_ID`].
+pub const TOKEN_CLIENT_SECRET: &str = "testkit-client-secret";
+
+/// The user of the password grant, with [`USER_PASSWORD`].
+pub const USER: &str = "alice";
+
+/// The password of [`USER`].
+pub const USER_PASSWORD: &str = "wonderland";
+
 pub(crate) struct Shared {
     issuer: String,
     keys: Mutex<Vec<SigningKey>>,
@@ -77,6 +92,10 @@ pub(crate) struct Shared {
     next_kid: AtomicUsize,
     /// Opaque tokens still active, and the claims introspection reports.
     opaque: Mutex<HashMap<String, Map<String, Value>>>,
+    /// Live refresh tokens: subject and scope.
+    refresh_tokens: Mutex<HashMap<String, (String, String)>>,
+    token_requests: AtomicUsize,
+    token_ttl: std::sync::atomic::AtomicI64,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -112,6 +131,9 @@ impl TestIssuer {
             jwks_fetches: AtomicUsize::new(0),
             introspections: AtomicUsize::new(0),
             opaque: Mutex::new(HashMap::new()),
+            refresh_tokens: Mutex::new(HashMap::new()),
+            token_requests: AtomicUsize::new(0),
+            token_ttl: std::sync::atomic::AtomicI64::new(3600),
             next_kid: AtomicUsize::new(1),
         });
         let (shutdown, task) = server::spawn(listener, shared.clone());
@@ -200,6 +222,16 @@ impl TestIssuer {
     /// Revokes an opaque token: introspection calls it inactive from now on.
     pub fn revoke(&self, token: &str) {
         lock(&self.shared.opaque).remove(token);
+    }
+
+    /// How many token endpoint requests arrived (authenticated or not).
+    pub fn token_requests(&self) -> usize {
+        self.shared.token_requests.load(Ordering::SeqCst)
+    }
+
+    /// Lifetime of access tokens from the token endpoint (default an hour).
+    pub fn set_token_ttl(&self, seconds: i64) {
+        self.shared.token_ttl.store(seconds, Ordering::SeqCst);
     }
 
     /// How many introspection requests arrived (authenticated or not).

@@ -17,14 +17,18 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::token::now;
-use crate::{Fault, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, Shared, lock};
+use crate::token::{now, random_token, sign_claims};
+use crate::{
+    DEFAULT_AUDIENCE, Fault, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, Shared, TOKEN_CLIENT_ID,
+    TOKEN_CLIENT_SECRET, USER, USER_PASSWORD, lock,
+};
 
 pub(crate) fn spawn(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, JoinHandle<()>) {
     let router = Router::new()
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/jwks", get(jwks))
         .route("/introspect", post(introspect))
+        .route("/token", post(token))
         .with_state(shared);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -69,21 +73,8 @@ async fn introspect(
 ) -> Response {
     shared.introspections.fetch_add(1, Ordering::SeqCst);
     let param = |name: &str| form.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Basic "))
-        .and_then(|encoded| STANDARD.decode(encoded).ok())
-        .and_then(|decoded| String::from_utf8(decoded).ok());
-    let authenticated = match basic {
-        Some(pair) => pair == format!("{INTROSPECTION_CLIENT_ID}:{INTROSPECTION_CLIENT_SECRET}"),
-        None => {
-            param("client_id") == Some(INTROSPECTION_CLIENT_ID)
-                && param("client_secret") == Some(INTROSPECTION_CLIENT_SECRET)
-        }
-    };
-    if !authenticated {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({ "error": "invalid_client" }))).into_response();
+    if !client_authenticated(&headers, &form, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
     let claims = param("token").and_then(|token| lock(&shared.opaque).get(token).cloned());
     let document = match claims {
@@ -93,6 +84,79 @@ async fn introspect(
         }
         _ => json!({ "active": false }),
     };
+    answer(&shared, document, None).await
+}
+
+/// RFC 6749 §2.3.1: HTTP Basic, or `client_id` and `client_secret` in the form.
+fn client_authenticated(headers: &HeaderMap, form: &[(String, String)], id: &str, secret: &str) -> bool {
+    let param = |name: &str| form.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Basic "))
+        .and_then(|encoded| STANDARD.decode(encoded).ok())
+        .and_then(|decoded| String::from_utf8(decoded).ok());
+    match basic {
+        Some(pair) => pair == format!("{id}:{secret}"),
+        None => param("client_id") == Some(id) && param("client_secret") == Some(secret),
+    }
+}
+
+fn oauth_error(status: StatusCode, error: &str) -> Response {
+    (status, axum::Json(json!({ "error": error }))).into_response()
+}
+
+/// RFC 6749 token endpoint: `client_credentials` (the client is the
+/// subject), `password` (user [`USER`]) and `refresh_token` (rotated on
+/// every use). Access tokens are JWTs for `resource` (default
+/// [`DEFAULT_AUDIENCE`]) with the requested `scope` (default `read`).
+async fn token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    shared.token_requests.fetch_add(1, Ordering::SeqCst);
+    let param = |name: &str| form.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
+    if !client_authenticated(&headers, &form, TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    let (subject, scope, refresh) = match param("grant_type") {
+        Some("client_credentials") => (TOKEN_CLIENT_ID.to_owned(), param("scope").unwrap_or("read").to_owned(), false),
+        Some("password") if param("username") == Some(USER) && param("password") == Some(USER_PASSWORD) => {
+            (USER.to_owned(), param("scope").unwrap_or("read").to_owned(), true)
+        }
+        Some("password") => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
+        Some("refresh_token") => match param("refresh_token").and_then(|t| lock(&shared.refresh_tokens).remove(t)) {
+            Some((subject, scope)) => (subject, scope, true),
+            None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
+        },
+        _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+    };
+    let ttl = shared.token_ttl.load(Ordering::SeqCst);
+    let now = now();
+    let mut claims = serde_json::Map::new();
+    for (name, value) in [
+        ("iss", json!(shared.issuer)),
+        ("sub", json!(subject)),
+        ("aud", json!(param("resource").unwrap_or(DEFAULT_AUDIENCE))),
+        ("iat", json!(now)),
+        ("exp", json!(now + ttl)),
+        ("client_id", json!(TOKEN_CLIENT_ID)),
+        ("scope", json!(scope)),
+        ("jti", json!(random_token())),
+    ] {
+        claims.insert(name.to_owned(), value);
+    }
+    let kid = lock(&shared.current_kid).clone();
+    let mut document = json!({
+        "access_token": sign_claims(&shared, &kid, serde_json::Map::new(), &claims),
+        "token_type": "Bearer", "expires_in": ttl, "scope": scope,
+    });
+    if refresh {
+        let refresh_token = random_token();
+        lock(&shared.refresh_tokens).insert(refresh_token.clone(), (subject, scope));
+        document["refresh_token"] = Value::String(refresh_token);
+    }
     answer(&shared, document, None).await
 }
 

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use crate::{DEFAULT_AUDIENCE, TestIssuer, lock};
+use crate::{DEFAULT_AUDIENCE, Shared, TestIssuer, lock};
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
@@ -81,12 +81,7 @@ impl<'a> TokenBuilder<'a> {
     /// Signs with the issuer's key.
     pub fn sign(self) -> String {
         let kid = self.kid.clone().unwrap_or_else(|| self.issuer.current_kid());
-        let keys = lock(&self.issuer.shared.keys);
-        let key = keys.iter().find(|key| key.kid == kid).expect("signing key is published");
-        let mut header = into_map(json!({ "alg": key.alg.name(), "typ": "at+jwt", "kid": kid }));
-        let signing_input = encode_parts(&mut header, self.header, &self.claims);
-        let signature = key.sign(signing_input.as_bytes());
-        format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+        sign_claims(&self.issuer.shared, &kid, self.header, &self.claims)
     }
 
     /// Signs with HS256 and a shared `secret` (for services signing their own tokens).
@@ -101,9 +96,7 @@ impl<'a> TokenBuilder<'a> {
     /// introspection answer is these claims with `active: true` and
     /// `token_type: Bearer` (unless set), until it expires or is revoked.
     pub fn opaque(self) -> String {
-        let mut random = [0u8; 32];
-        aws_lc_rs::rand::fill(&mut random).expect("the OS random source works");
-        let token = URL_SAFE_NO_PAD.encode(random);
+        let token = random_token();
         let mut claims = self.claims;
         claims.entry("token_type").or_insert_with(|| "Bearer".into());
         lock(&self.issuer.shared.opaque).insert(token.clone(), claims);
@@ -117,6 +110,28 @@ impl<'a> TokenBuilder<'a> {
         let signing_input = encode_parts(&mut header, self.header, &self.claims);
         format!("{signing_input}.{signature}")
     }
+}
+
+/// Signs `claims` with key `kid` (header `alg`, `typ: at+jwt`, `kid`, then `header_overrides`).
+pub(crate) fn sign_claims(
+    shared: &Shared,
+    kid: &str,
+    header_overrides: Map<String, Value>,
+    claims: &Map<String, Value>,
+) -> String {
+    let keys = lock(&shared.keys);
+    let key = keys.iter().find(|key| key.kid == kid).expect("signing key is published");
+    let mut header = into_map(json!({ "alg": key.alg.name(), "typ": "at+jwt", "kid": kid }));
+    let signing_input = encode_parts(&mut header, header_overrides, claims);
+    let signature = key.sign(signing_input.as_bytes());
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// 32 random bytes, base64url: an opaque token.
+pub(crate) fn random_token() -> String {
+    let mut random = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut random).expect("the OS random source works");
+    URL_SAFE_NO_PAD.encode(random)
 }
 
 fn encode_parts(header: &mut Map<String, Value>, overrides: Map<String, Value>, claims: &Map<String, Value>) -> String {

@@ -6,6 +6,9 @@
 //!   `http::Request`; axum is the common case.
 //! - [`RequireScope`]: a per-route guard answering 403 `insufficient_scope`.
 //! - Extractors: [`Principal`], `Option<Principal>` and [`Claims<T>`].
+//! - [`AuthorizeRequestLayer`]: the other direction — credentials from a
+//!   [`TokenSource`](tokenguard_core::client::TokenSource) on outgoing
+//!   requests of a tower HTTP client, refreshed and retried once on a 401.
 //!
 //! ```no_run
 //! use axum::{Json, Router, routing::get};
@@ -32,9 +35,11 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod authorize_request;
 mod require_scope;
 
 pub use auth::{Auth, AuthLayer};
+pub use authorize_request::{AuthorizeRequest, AuthorizeRequestLayer, BoxError};
 pub use require_scope::{RequireScope, RequireScopeService, ResponseFuture as RequireScopeFuture};
 pub use tokenguard_core::axum::PrincipalRejection;
 pub use tokenguard_core::{AuthContext, Authenticator, Claims, Mode, Principal};

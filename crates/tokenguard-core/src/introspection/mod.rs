@@ -22,19 +22,17 @@ mod answer;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use moka::Expiry;
 use moka::future::Cache;
 use reqwest::Url;
 use serde_json::Value;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
 use url::form_urlencoded;
 
 use crate::ConfigError;
-use crate::discovery::{ProviderMetadata, discovery_url};
+use crate::discovery::LazyEndpoint;
 use crate::error::AuthError;
-use crate::fetch::{Fetcher, HttpOptions, check_url};
+use crate::fetch::{Fetcher, HttpOptions, basic_credentials};
 use crate::jwt::rules::now;
 use crate::principal::Principal;
 use crate::secret::Secret;
@@ -142,7 +140,7 @@ pub struct IntrospectionVerifier {
 }
 
 struct Inner {
-    endpoint: Endpoint,
+    endpoint: LazyEndpoint,
     fetcher: Fetcher,
     client_id: String,
     client_secret: Secret,
@@ -152,11 +150,6 @@ struct Inner {
     upstream: Semaphore,
     retry_at: Mutex<Option<Instant>>,
     options: IntrospectionOptions,
-}
-
-enum Endpoint {
-    Configured(Url),
-    Discovered { discovery: Url, found: OnceCell<Url> },
 }
 
 /// A judged answer and when it stops being usable.
@@ -181,13 +174,9 @@ const ENTRY_OVERHEAD: u32 = 128;
 impl IntrospectionVerifier {
     /// A verifier with `options`. Nothing is fetched until a token arrives.
     pub fn new(options: IntrospectionOptions) -> Result<Self, ConfigError> {
-        let endpoint = match &options.endpoint {
-            Some(url) => Endpoint::Configured(check_url(url.as_str()).map_err(ConfigError::Url)?),
-            None => Endpoint::Discovered {
-                discovery: discovery_url(&options.issuer).map_err(ConfigError::Url)?,
-                found: OnceCell::new(),
-            },
-        };
+        let endpoint = LazyEndpoint::new(&options.issuer, options.endpoint.as_ref(), |metadata| {
+            metadata.introspection_endpoint.as_ref()
+        })?;
         let fetcher = Fetcher::new(&options.http).map_err(|_| ConfigError::HttpClient)?;
         let cache = Cache::builder()
             .max_capacity(options.max_cache_bytes)
@@ -281,11 +270,7 @@ impl IntrospectionVerifier {
         let mut form = form_urlencoded::Serializer::new(String::new());
         form.append_pair("token", token).append_pair("token_type_hint", "access_token");
         let basic = match inner.client_auth {
-            ClientAuth::Basic => {
-                let encode = |value: &str| form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
-                let pair = format!("{}:{}", encode(&inner.client_id), encode(inner.client_secret.expose()));
-                Some(STANDARD.encode(pair))
-            }
+            ClientAuth::Basic => Some(basic_credentials(&inner.client_id, inner.client_secret.expose())),
             ClientAuth::Post => {
                 form.append_pair("client_id", &inner.client_id)
                     .append_pair("client_secret", inner.client_secret.expose());
@@ -296,21 +281,7 @@ impl IntrospectionVerifier {
     }
 
     async fn endpoint(&self) -> Result<&Url, AuthError> {
-        match &self.inner.endpoint {
-            Endpoint::Configured(url) => Ok(url),
-            Endpoint::Discovered { discovery, found } => {
-                found.get_or_try_init(|| self.discover(discovery)).await.map_err(|reason| self.failed(&reason))
-            }
-        }
-    }
-
-    async fn discover(&self, discovery: &Url) -> Result<Url, String> {
-        let metadata = self.inner.fetcher.get_json::<ProviderMetadata>(discovery).await.map_err(|e| e.to_string())?;
-        if metadata.value.issuer != self.inner.options.issuer {
-            return Err("discovery document names issuer that differs from the configured one".into());
-        }
-        let endpoint = metadata.value.introspection_endpoint.ok_or("the issuer offers no introspection_endpoint")?;
-        check_url(&endpoint).map_err(|reason| format!("introspection_endpoint unusable: {reason}"))
+        self.inner.endpoint.resolve(&self.inner.fetcher).await.map_err(|reason| self.failed(&reason))
     }
 
     fn check_backoff(&self) -> Result<(), AuthError> {
@@ -334,6 +305,30 @@ impl IntrospectionVerifier {
             reason: "the introspection endpoint is unavailable",
             retry_after: retry_after.max(Duration::from_secs(1)),
         }
+    }
+}
+
+/// Judges a raw introspection answer exactly as [`IntrospectionVerifier`]
+/// does after a call, at time `now` (Unix seconds): `Err` for an answer
+/// that cannot be read (an upstream fault), `Ok(Err)` for a refused token.
+/// For fuzzing and tests; not part of the stable API.
+#[doc(hidden)]
+pub fn judge_answer(
+    body: &[u8],
+    issuer: &str,
+    audiences: &[&str],
+    now: u64,
+) -> Result<Result<Principal, AuthError>, String> {
+    let answer: Value = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    let expect = Expectations {
+        issuer: issuer.to_owned(),
+        audiences: audiences.iter().map(|a| (*a).to_owned()).collect(),
+        require_audience: false,
+        require_token_type: true,
+    };
+    match judge(answer, &expect, now).map_err(|e| e.to_string())? {
+        Verdict::Active(principal) => Ok(Ok(principal)),
+        Verdict::Refused(reason) => Ok(Err(AuthError::InvalidToken(reason))),
     }
 }
 
