@@ -6,8 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::oidc_provider::SERVICE;
 use common::oidc_provider::{INTROSPECTION_CLIENT, OidcProvider, wait_closed};
-use common::{Adapter, Server, TempDir, adapters, assert_no_secret, cli, error_challenge, eventually};
+use common::{Adapter, Server, TempDir, adapters, assert_no_secret, cli, error_challenge, eventually, run_example};
 use serde_json::json;
 
 fn bearer(token: &str) -> String {
@@ -258,4 +259,31 @@ async fn a_provider_down_from_the_start_gives_503_while_api_keys_keep_working() 
         assert_eq!((me.status, me.json()["kind"].clone()), (200, json!("api_key")), "{}", me.text);
         assert_clean_logs(&server, &[jwt.clone(), opaque.clone(), api_key.clone()]);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_side_layer_gets_tokens_from_the_provider() {
+    let keys = TempDir::new("interop-client");
+    let provider = OidcProvider::start(&keys, 0, false).await;
+    let server = example(Adapter::Axum, &provider.issuer, &[]).await;
+    let env = [
+        ("TOKENGUARD_ISSUER", provider.issuer.as_str()),
+        ("TOKENGUARD_API", server.base.as_str()),
+        ("TOKENGUARD_CLIENT_ID", SERVICE.0),
+        ("TOKENGUARD_CLIENT_SECRET", SERVICE.1),
+        ("TOKENGUARD_SCOPE", "read write"),
+        ("TOKENGUARD_RESOURCE", "urn:tokenguard:rs256"),
+    ];
+    let (code, out, err) = run_example("client_credentials", &env).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(r#"GET /me → 200 OK {"subject":"service","kind":"jwt""#), "{out}");
+    assert!(out.contains("GET /recordings → 200 OK"), "{out}");
+    // A token for another audience is refused, renewed once, refused again.
+    let other = [("TOKENGUARD_RESOURCE", "urn:other")];
+    let env: Vec<(&str, &str)> =
+        env.iter().filter(|(k, _)| *k != "TOKENGUARD_RESOURCE").copied().chain(other).collect();
+    let (code, out, _) = run_example("client_credentials", &env).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("GET /me → 401 Unauthorized"), "{out}");
+    assert_clean_logs(&server, &[]);
 }

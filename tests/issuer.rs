@@ -137,3 +137,24 @@ async fn an_issuer_answering_html_or_garbage_is_a_503_never_a_500() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_credentials_example_calls_the_api_with_a_fetched_token() {
+    let issuer = TestIssuer::start().await;
+    let server = start(&issuer, common::Adapter::Axum).await;
+    let env = [("TOKENGUARD_ISSUER", issuer.issuer()), ("TOKENGUARD_API", server.base.as_str())];
+    let (code, out, err) = common::run_example("client_credentials", &env).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains(r#"GET /me → 200 OK {"subject":"testkit-client","kind":"jwt""#), "{out}");
+    assert!(out.contains("GET /recordings → 200 OK"), "{out}");
+    assert_eq!(issuer.token_requests(), 1, "one token for both calls");
+    // Without the scope the API asks for, the second call is refused (403).
+    let env = [
+        ("TOKENGUARD_ISSUER", issuer.issuer()),
+        ("TOKENGUARD_API", server.base.as_str()),
+        ("TOKENGUARD_SCOPE", "write"),
+    ];
+    let (code, out, _) = common::run_example("client_credentials", &env).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("GET /recordings → 403 Forbidden"), "{out}");
+}

@@ -87,6 +87,26 @@ pub async fn cli(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs example `name` to completion with `env` (and nothing else inherited
+/// but `PATH`); returns (exit code, stdout, stderr).
+pub async fn run_example(name: &str, env: &[(&str, &str)]) -> (i32, String, String) {
+    let path = example_path(name);
+    let mut command = Command::new(&path);
+    command.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).stdin(Stdio::null());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("the example finishes within a minute")
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", path.display()));
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// A fresh, empty directory under the target directory, removed on drop.
 pub struct TempDir(pub PathBuf);
 
