@@ -102,7 +102,12 @@ pub(crate) fn string<'a>(raw: Option<&'a RawValue>) -> Option<Cow<'a, str>> {
 /// Whether a token has the shape of a JWS (three dot-separated parts), so it
 /// should be verified as a JWT rather than looked up as an opaque token.
 pub fn looks_like_jwt(token: &str) -> bool {
-    token.bytes().filter(|&b| b == b'.').count() == 2
+    // `str::split_once(char)` searches with memchr: a few instructions per
+    // 16 bytes instead of one comparison per byte.
+    match token.split_once('.').and_then(|(_, rest)| rest.split_once('.')) {
+        Some((_, signature)) => !signature.contains('.'),
+        None => false,
+    }
 }
 
 /// Parses a compact JWS. Every failure is `invalid_token`.
@@ -198,6 +203,21 @@ pub fn algorithm(name: &str) -> Result<Algorithm, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jwt_shape_is_exactly_three_segments() {
+        for (token, shaped) in [
+            ("a.b.c", true),
+            ("..", true),
+            ("a.b", false),
+            ("a.b.c.d", false),
+            ("abc", false),
+            ("a.b.c.d.e", false),
+            ("", false),
+        ] {
+            assert_eq!(looks_like_jwt(token), shaped, "{token:?}");
+        }
+    }
 
     fn b64(json: &str) -> String {
         URL_SAFE_NO_PAD.encode(json)
