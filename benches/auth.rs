@@ -193,6 +193,7 @@ fn scope_check(c: &mut Criterion) {
         issuer: None,
         client_id: None,
         scopes: Scopes::from_space_separated("openid profile email read write admin"),
+        roles: Scopes::empty(),
         expires_at: None,
         claims: serde_json::Map::new(),
     });

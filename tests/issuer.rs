@@ -158,3 +158,39 @@ async fn the_client_credentials_example_calls_the_api_with_a_fetched_token() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("GET /recordings → 403 Forbidden"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_issuers_each_with_its_own_audience() {
+    let staff = TestIssuer::start().await;
+    let partners = TestIssuer::start().await;
+    let list = format!("{}#aud=staff-api&claims=keycloak&client=staff-api, {}", staff.issuer(), partners.issuer());
+    for adapter in adapters() {
+        println!("adapter: {adapter:?}");
+        let server = Server::start(adapter, &[("TOKENGUARD_ISSUER", &list)]).await;
+        let staff_token = staff.token().audience("staff-api").subject("sam").sign();
+        let me = server.get("/me", Some(&bearer(&staff_token))).await;
+        assert_eq!((me.status, me.json()["subject"].clone()), (200, json!("sam")), "{}", me.text);
+        // The second issuer uses TOKENGUARD_AUDIENCE (the default, tokenguard-example).
+        assert_eq!(server.get("/me", Some(&bearer(&partners.token().sign()))).await.status, 200);
+        for (token, reason) in [
+            (staff.token().sign(), "wrong audience"),
+            (partners.token().audience("staff-api").sign(), "wrong audience"),
+            (partners.token().claim("iss", staff.issuer()).audience("staff-api").sign(), "invalid signature"),
+            (partners.token().claim("iss", "https://stranger.example").sign(), "untrusted issuer"),
+        ] {
+            let reply = server.get("/me", Some(&bearer(&token))).await;
+            assert_eq!(reply.status, 401, "{reason}: {}", reply.text);
+            assert_eq!(reply.www_authenticate, error_challenge("Bearer", "invalid_token", reason));
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_issuer_list_is_refused_at_start() {
+    for adapter in adapters() {
+        let failed = Server::try_start(adapter, &[("TOKENGUARD_ISSUER", "https://a.example#claims=nope")]).await;
+        let (output, status) = failed.err().expect("the example refuses to start");
+        assert_ne!(status, Some(0));
+        assert!(output.contains("unknown claims preset"), "{output}");
+    }
+}

@@ -9,15 +9,16 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokenguard::apikey;
 use tokenguard::{
-    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, IntrospectionOptions, IntrospectionVerifier, JwksOptions,
-    JwtRules, KeyStore, Scopes, Secret, StaticKey,
+    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, ClaimMapping, IntrospectionOptions, IntrospectionVerifier,
+    JwksOptions, JwtRules, KeyStore, Scopes, Secret, StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
 
 /// The settings of CONTRACT.md.
 pub struct Config {
     pub bind: String,
-    pub issuer: Option<String>,
+    /// `TOKENGUARD_ISSUER`: one or more issuers (see [`parse_issuers`]).
+    pub issuers: Vec<IssuerConfig>,
     pub audience: String,
     pub key_store: String,
     pub key_prefix: String,
@@ -56,7 +57,10 @@ impl Config {
         };
         Ok(Self {
             bind: var("TOKENGUARD_BIND").unwrap_or_else(|| "127.0.0.1:3000".into()),
-            issuer: var("TOKENGUARD_ISSUER"),
+            issuers: match var("TOKENGUARD_ISSUER") {
+                Some(list) => parse_issuers(&list)?,
+                None => Vec::new(),
+            },
             audience: var("TOKENGUARD_AUDIENCE").unwrap_or_else(|| "tokenguard-example".into()),
             key_store: var("TOKENGUARD_KEY_STORE").unwrap_or_else(|| "sqlite://tokenguard-keys.db".into()),
             key_prefix: var("TOKENGUARD_KEY_PREFIX").unwrap_or_else(|| "tg".into()),
@@ -65,6 +69,45 @@ impl Config {
             leeway,
         })
     }
+}
+
+/// One trusted issuer of `TOKENGUARD_ISSUER`.
+#[derive(Clone, Debug)]
+pub struct IssuerConfig {
+    pub url: String,
+    /// Overrides `TOKENGUARD_AUDIENCE` for this issuer.
+    pub audience: Option<String>,
+    pub mapping: ClaimMapping,
+}
+
+/// `TOKENGUARD_ISSUER`: a comma-separated list of issuer URLs, each
+/// optionally followed by `#` and `&`-separated settings (an issuer URL has
+/// no fragment, so `#` is free): `aud=` (this issuer's audience instead of
+/// `TOKENGUARD_AUDIENCE`), `claims=` (`standard`, `keycloak`, `auth0`,
+/// `entra`, `okta`) and `client=` (Keycloak's client for
+/// `resource_access` roles). Example:
+/// `https://kc.example/realms/staff#claims=keycloak&client=my-api,https://tenant.eu.auth0.com/#aud=https://api.example`
+pub fn parse_issuers(list: &str) -> Result<Vec<IssuerConfig>, String> {
+    let mut issuers = Vec::new();
+    for entry in list.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
+        let (url, settings) = entry.split_once('#').unwrap_or((entry, ""));
+        let (mut audience, mut mapping, mut client) = (None, "standard", None);
+        for setting in settings.split('&').filter(|s| !s.is_empty()) {
+            match setting.split_once('=') {
+                Some(("aud", value)) => audience = Some(value.to_owned()),
+                Some(("claims", value)) => mapping = value,
+                Some(("client", value)) => client = Some(value),
+                _ => return Err(format!("TOKENGUARD_ISSUER: unknown setting {setting:?} (aud=, claims=, client=)")),
+            }
+        }
+        let mapping = ClaimMapping::from_name(mapping, client)
+            .ok_or_else(|| format!("TOKENGUARD_ISSUER: unknown claims preset {mapping:?}"))?;
+        issuers.push(IssuerConfig { url: url.to_owned(), audience, mapping });
+    }
+    if issuers.is_empty() {
+        return Err("TOKENGUARD_ISSUER names no issuer".into());
+    }
+    Ok(issuers)
 }
 
 /// The authenticator and, in development mode, the embedded issuer and a demo API key.
@@ -84,9 +127,9 @@ pub struct DevMode {
 pub async fn setup(config: &Config) -> Result<Setup, String> {
     let store: Arc<dyn KeyStore> =
         tokenguard::store::open(&config.key_store).await.map_err(|e| format!("TOKENGUARD_KEY_STORE: {e}"))?;
-    let (issuer, dev) = match &config.issuer {
-        Some(issuer) => (issuer.clone(), None),
-        None => {
+    let (issuers, dev) = match config.issuers.as_slice() {
+        [_, ..] => (config.issuers.clone(), None),
+        [] => {
             let issuer = TestIssuer::start().await;
             let token = issuer
                 .token()
@@ -105,13 +148,20 @@ pub async fn setup(config: &Config) -> Result<Setup, String> {
                 Some(unix_now() + 24 * 3600),
             );
             store.insert(record).await.map_err(|e| e.to_string())?;
-            (issuer.issuer().to_owned(), Some((issuer, token, api_key)))
+            let embedded =
+                IssuerConfig { url: issuer.issuer().to_owned(), audience: None, mapping: ClaimMapping::Standard };
+            (vec![embedded], Some((issuer, token, api_key)))
         }
     };
     let rules = |issuer: &str| JwtRules::new(issuer, [config.audience.as_str()]).leeway(config.leeway);
-    let mut builder = Authenticator::builder()
-        .oidc_issuer(rules(&issuer), JwksOptions::default())
-        .api_keys(ApiKeyVerifier::new(store, config.key_prefix.as_str()));
+    let mut builder = Authenticator::builder().api_keys(ApiKeyVerifier::new(store, config.key_prefix.as_str()));
+    for issuer in &issuers {
+        let audience = issuer.audience.as_deref().unwrap_or(&config.audience);
+        let rules = JwtRules::new(&issuer.url, [audience]).leeway(config.leeway).claim_mapping(issuer.mapping.clone());
+        builder = builder.oidc_issuer(rules, JwksOptions::default());
+    }
+    // Opaque tokens are introspected at the first issuer.
+    let issuer = issuers[0].url.clone();
     if let Some((secret, hs_issuer)) = &config.hs256 {
         let key = StaticKey::hmac(Algorithm::HS256, secret).map_err(|e| e.to_string())?;
         builder = builder.static_key(rules(hs_issuer), key);

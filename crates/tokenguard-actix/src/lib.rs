@@ -43,6 +43,6 @@ mod authentication;
 mod require_scope;
 
 pub use authentication::{Authentication, AuthenticationService};
-pub use require_scope::{RequireScope, RequireScopeService};
+pub use require_scope::{RequireRole, RequireScope, RequireScopeService};
 pub use tokenguard_core::actix::PrincipalRejection;
 pub use tokenguard_core::{AuthContext, Authenticator, Claims, Mode, Principal};

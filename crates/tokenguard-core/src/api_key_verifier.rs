@@ -9,6 +9,7 @@ use crate::apikey::{FormatCheck, KeyDigest, check_format};
 use crate::error::AuthError;
 use crate::jwt::rules::now;
 use crate::principal::{Parts, Principal, PrincipalKind};
+use crate::scope::Scopes;
 use crate::store::{CacheOptions, CachedKeyStore, KeyStore};
 
 /// Checks API keys: format and checksum first (no I/O), then the store,
@@ -85,6 +86,7 @@ impl ApiKeyVerifier {
             issuer: None,
             client_id: None,
             scopes: record.scopes,
+            roles: Scopes::empty(),
             expires_at: record.expires_at,
             claims,
         })))

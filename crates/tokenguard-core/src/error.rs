@@ -6,6 +6,7 @@
 //! | [`AuthError::InvalidRequest`] | 400 | `error="invalid_request"` |
 //! | [`AuthError::InvalidToken`] | 401 | `error="invalid_token"` |
 //! | [`AuthError::InsufficientScope`] | 403 | `error="insufficient_scope", scope="…"` |
+//! | [`AuthError::InsufficientRole`] | 403 | `error="insufficient_scope"` (RFC 6750's code for "needs higher privileges") |
 //! | [`AuthError::Unavailable`] | 503 | none; `Retry-After` instead |
 //!
 //! Every error also has a small JSON body `{"error": …, "error_description": …}`.
@@ -39,6 +40,12 @@ pub enum AuthError {
         /// The scope (or space-separated scopes) the route requires.
         required: Cow<'static, str>,
     },
+    /// The credential is valid but lacks a role the route requires.
+    #[error("insufficient role: {required}")]
+    InsufficientRole {
+        /// The role (or space-separated roles) the route requires.
+        required: Cow<'static, str>,
+    },
     /// A verifier's upstream (issuer, JWKS, introspection, key store) is
     /// unreachable and nothing usable is cached. The request is still denied.
     #[error("temporarily unavailable: {reason}")]
@@ -56,7 +63,7 @@ impl AuthError {
         match self {
             AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            AuthError::InsufficientScope { .. } => StatusCode::FORBIDDEN,
+            AuthError::InsufficientScope { .. } | AuthError::InsufficientRole { .. } => StatusCode::FORBIDDEN,
             AuthError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -67,7 +74,7 @@ impl AuthError {
             AuthError::MissingCredentials => "unauthorized",
             AuthError::InvalidRequest(_) => "invalid_request",
             AuthError::InvalidToken(_) => "invalid_token",
-            AuthError::InsufficientScope { .. } => "insufficient_scope",
+            AuthError::InsufficientScope { .. } | AuthError::InsufficientRole { .. } => "insufficient_scope",
             AuthError::Unavailable { .. } => "temporarily_unavailable",
         }
     }
@@ -78,6 +85,7 @@ impl AuthError {
             AuthError::MissingCredentials => "authentication is required",
             AuthError::InvalidRequest(reason) | AuthError::InvalidToken(reason) => reason,
             AuthError::InsufficientScope { .. } => "the credential lacks the required scope",
+            AuthError::InsufficientRole { .. } => "the credential lacks the required role",
             AuthError::Unavailable { reason, .. } => reason,
         }
     }
@@ -89,7 +97,7 @@ impl AuthError {
         let scheme = scheme.unwrap_or(Scheme::Bearer);
         let www_authenticate = match self {
             AuthError::MissingCredentials => challenges.plain.clone(),
-            AuthError::InvalidRequest(_) | AuthError::InvalidToken(_) => {
+            AuthError::InvalidRequest(_) | AuthError::InvalidToken(_) | AuthError::InsufficientRole { .. } => {
                 vec![challenges.error_challenge(scheme, self.code(), self.description(), None)]
             }
             AuthError::InsufficientScope { required } => {

@@ -39,7 +39,7 @@ pub use error::{AuthError, Challenges, ErrorResponse};
 pub use fetch::{HttpOptions, check_url};
 pub use introspection::{ClientAuth, IntrospectionOptions, IntrospectionVerifier};
 pub use jwks::{JwksCache, JwksOptions};
-pub use jwt::{JwtRules, StaticKey, TypPolicy};
+pub use jwt::{ClaimMapping, JwtRules, StaticKey, TypPolicy, VerificationKey};
 pub use principal::{Principal, PrincipalKind};
 pub use scope::{ScopeRequirement, Scopes};
 pub use secret::Secret;

@@ -57,8 +57,10 @@ pub struct Parts {
     pub issuer: Option<String>,
     /// The OAuth client the token was issued to (`client_id`, `azp` or `cid`).
     pub client_id: Option<String>,
-    /// What it may do.
+    /// What it may do (OAuth scopes, API key scopes).
     pub scopes: Scopes,
+    /// The roles its issuer granted (see [`ClaimMapping`](crate::jwt::ClaimMapping)); kept apart from scopes.
+    pub roles: Scopes,
     /// When the credential expires (seconds since the Unix epoch).
     pub expires_at: Option<u64>,
     /// The verified claims (for API keys, a small record of the key).
@@ -99,6 +101,16 @@ impl Principal {
     /// The granted scopes.
     pub fn scopes(&self) -> &Scopes {
         &self.0.parts.scopes
+    }
+
+    /// The granted roles (empty unless the issuer's claim mapping reads some).
+    pub fn roles(&self) -> &Scopes {
+        &self.0.parts.roles
+    }
+
+    /// Whether the principal has `role` (exact match).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.0.parts.roles.contains(role)
     }
 
     /// Whether the principal has `scope` (exact match).
@@ -171,6 +183,7 @@ mod tests {
             issuer: None,
             client_id: None,
             scopes: Scopes::from_space_separated("read write"),
+            roles: Scopes::empty(),
             expires_at: Some(42),
             claims: Map::new(),
         });

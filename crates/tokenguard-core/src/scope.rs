@@ -170,11 +170,28 @@ mod tests {
     }
 }
 
-/// The scopes a route requires, all of them.
+/// What a route requires of a principal: scopes or roles, all or any of them.
+///
+/// ```
+/// use tokenguard_core::ScopeRequirement;
+///
+/// let read = ScopeRequirement::new("read");                 // scope `read`
+/// let either = ScopeRequirement::any_scope("read admin");   // `read` or `admin`
+/// let auditor = ScopeRequirement::all_roles("auditor");     // role `auditor`
+/// let staff = ScopeRequirement::any_role("staff admin");    // role `staff` or `admin`
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScopeRequirement {
-    all_of: Scopes,
+    names: Scopes,
     display: Box<str>,
+    of: Of,
+    any: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Of {
+    Scopes,
+    Roles,
 }
 
 impl ScopeRequirement {
@@ -185,21 +202,51 @@ impl ScopeRequirement {
     /// If `scopes` holds no scope or a character not allowed in a scope token
     /// (a programming error, found when the route is built).
     pub fn new(scopes: &str) -> Self {
-        let all_of = Scopes::from_space_separated(scopes);
-        assert!(
-            !all_of.is_empty() && all_of.iter().all(is_scope_token),
-            "a required scope must be a non-empty RFC 6749 scope token"
-        );
-        let display = all_of.iter().collect::<Vec<_>>().join(" ").into_boxed_str();
-        Self { all_of, display }
+        Self::build(scopes, Of::Scopes, false)
     }
 
-    /// Checks a request's principal: none → 401, missing a scope → 403.
+    /// Requires at least one scope of the space-separated `scopes`. Panics as [`ScopeRequirement::new`].
+    pub fn any_scope(scopes: &str) -> Self {
+        Self::build(scopes, Of::Scopes, true)
+    }
+
+    /// Requires every role of the space-separated `roles`. Panics as [`ScopeRequirement::new`].
+    pub fn all_roles(roles: &str) -> Self {
+        Self::build(roles, Of::Roles, false)
+    }
+
+    /// Requires at least one role of the space-separated `roles`. Panics as [`ScopeRequirement::new`].
+    pub fn any_role(roles: &str) -> Self {
+        Self::build(roles, Of::Roles, true)
+    }
+
+    fn build(names: &str, of: Of, any: bool) -> Self {
+        let names = Scopes::from_space_separated(names);
+        assert!(
+            !names.is_empty() && names.iter().all(is_scope_token),
+            "a required scope or role must be a non-empty RFC 6749 scope token"
+        );
+        let display = names.iter().collect::<Vec<_>>().join(" ").into_boxed_str();
+        Self { names, display, of, any }
+    }
+
+    /// Checks a request's principal: none → 401, requirement not met → 403.
     pub fn check(&self, principal: Option<&crate::Principal>) -> Result<(), crate::AuthError> {
-        match principal {
-            None => Err(crate::AuthError::MissingCredentials),
-            Some(principal) if principal.scopes().contains_all(self.all_of.iter()) => Ok(()),
-            Some(_) => Err(crate::AuthError::InsufficientScope { required: self.display.to_string().into() }),
+        let Some(principal) = principal else {
+            return Err(crate::AuthError::MissingCredentials);
+        };
+        let held = match self.of {
+            Of::Scopes => principal.scopes(),
+            Of::Roles => principal.roles(),
+        };
+        let met =
+            if self.any { self.names.iter().any(|n| held.contains(n)) } else { held.contains_all(self.names.iter()) };
+        match (met, self.of) {
+            (true, _) => Ok(()),
+            (false, Of::Scopes) => {
+                Err(crate::AuthError::InsufficientScope { required: self.display.to_string().into() })
+            }
+            (false, Of::Roles) => Err(crate::AuthError::InsufficientRole { required: self.display.to_string().into() }),
         }
     }
 }

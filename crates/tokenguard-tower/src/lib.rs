@@ -40,7 +40,7 @@ mod require_scope;
 
 pub use auth::{Auth, AuthLayer};
 pub use authorize_request::{AuthorizeRequest, AuthorizeRequestLayer, BoxError};
-pub use require_scope::{RequireScope, RequireScopeService, ResponseFuture as RequireScopeFuture};
+pub use require_scope::{RequireRole, RequireScope, RequireScopeService, ResponseFuture as RequireScopeFuture};
 pub use tokenguard_core::axum::PrincipalRejection;
 pub use tokenguard_core::{AuthContext, Authenticator, Claims, Mode, Principal};
 

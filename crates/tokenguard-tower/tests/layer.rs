@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 use tokenguard_core::{ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, MemoryKeyStore};
 use tokenguard_testkit::{DEFAULT_AUDIENCE, TestIssuer};
-use tokenguard_tower::{AuthLayer, Claims, Principal, RequireScope};
+use tokenguard_tower::{AuthLayer, Claims, Principal, RequireRole, RequireScope};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 fn authenticator(issuer: &TestIssuer) -> Authenticator {
@@ -64,6 +64,44 @@ async fn guards_a_plain_tower_service() {
         response.headers()[header::WWW_AUTHENTICATE],
         r#"Bearer realm="tokenguard", error="insufficient_scope", error_description="the credential lacks the required scope", scope="read""#
     );
+}
+
+#[tokio::test]
+async fn role_guards_and_any_of_scopes() {
+    let issuer = TestIssuer::start().await;
+    let ok = service_fn(|_: Request<Full<bytes::Bytes>>| async { Ok::<_, Infallible>(Response::new(Full::default())) });
+    let roles = ServiceBuilder::new()
+        .layer(AuthLayer::required(authenticator(&issuer)))
+        .layer(RequireRole::any("auditor admin"))
+        .service(ok);
+    let send = |service: &_, token: String| {
+        let service: &tower::util::BoxCloneService<_, _, _> = service;
+        service.clone().oneshot(request(Some(&format!("Bearer {token}"))))
+    };
+    let roles = tower::util::BoxCloneService::new(roles);
+    let auditor = issuer.token().claim("roles", serde_json::json!(["auditor"])).sign();
+    assert_eq!(send(&roles, auditor).await.unwrap().status(), StatusCode::OK);
+    // A scope named like the role is not the role.
+    let response = send(&roles, issuer.token().scope("auditor admin").sign()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="tokenguard", error="insufficient_scope", error_description="the credential lacks the required role""#
+    );
+    assert_eq!(
+        text(response).await,
+        r#"{"error":"insufficient_scope","error_description":"the credential lacks the required role"}"#
+    );
+    let any_scope = tower::util::BoxCloneService::new(
+        ServiceBuilder::new()
+            .layer(AuthLayer::required(authenticator(&issuer)))
+            .layer(RequireScope::any("read admin"))
+            .service(ok),
+    );
+    assert_eq!(send(&any_scope, issuer.token().scope("admin").sign()).await.unwrap().status(), StatusCode::OK);
+    let response = send(&any_scope, issuer.token().scope("write").sign()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().ends_with(r#"scope="read admin""#));
 }
 
 #[derive(Deserialize)]

@@ -100,6 +100,7 @@ fn accept(claims: Map<String, Value>, expect: &Expectations, now: u64) -> Result
         issuer: Some(issuer.unwrap_or(&expect.issuer).to_owned()),
         client_id,
         scopes,
+        roles: Scopes::empty(),
         expires_at,
         claims,
     }))

@@ -85,6 +85,18 @@ pub struct ClaimsView<'a> {
     /// Amazon Cognito names the kind of token here (`access`, `id`).
     #[serde(borrow)]
     pub(crate) token_use: Option<&'a RawValue>,
+    // Where claim mappings find roles and permissions (left raw, and skipped
+    // without allocating when the issuer's mapping does not read them).
+    #[serde(borrow)]
+    pub(crate) roles: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) permissions: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) groups: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) realm_access: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) resource_access: Option<&'a RawValue>,
 }
 
 impl<'a> ClaimsView<'a> {

@@ -10,9 +10,11 @@
 
 pub mod jose;
 pub mod keys;
+pub mod mapping;
 pub mod rules;
 
 pub use keys::{StaticKey, VerificationKey};
+pub use mapping::ClaimMapping;
 pub(crate) use rules::CheckedClaims;
 pub use rules::{JwtRules, TypPolicy};
 
@@ -50,6 +52,7 @@ pub(crate) fn principal(checked: CheckedClaims, rules: &JwtRules, payload: Strin
         issuer: Some(rules.issuer().to_owned()),
         client_id: checked.client_id,
         scopes: checked.scopes,
+        roles: checked.roles,
         expires_at: Some(checked.expires_at),
         claims: serde_json::Map::new(),
     };

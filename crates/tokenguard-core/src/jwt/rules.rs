@@ -9,6 +9,7 @@ use serde_json::value::RawValue;
 
 use crate::error::AuthError;
 use crate::jwt::jose::{ClaimsView, JoseHeader, string};
+use crate::jwt::mapping::ClaimMapping;
 use crate::scope::Scopes;
 
 /// What to require of the JOSE `typ` header.
@@ -30,6 +31,7 @@ pub struct JwtRules {
     audiences: Vec<String>,
     leeway: Duration,
     typ: TypPolicy,
+    mapping: ClaimMapping,
 }
 
 /// The claims a verified token yielded.
@@ -38,6 +40,7 @@ pub(crate) struct CheckedClaims {
     pub(crate) subject: String,
     pub(crate) client_id: Option<String>,
     pub(crate) scopes: Scopes,
+    pub(crate) roles: Scopes,
     pub(crate) expires_at: u64,
 }
 
@@ -50,7 +53,15 @@ impl JwtRules {
             audiences: audiences.into_iter().map(Into::into).collect(),
             leeway: Duration::from_secs(30),
             typ: TypPolicy::Any,
+            mapping: ClaimMapping::Standard,
         }
+    }
+
+    /// Where this issuer's tokens keep scopes and roles. Default
+    /// [`ClaimMapping::Standard`].
+    pub fn claim_mapping(mut self, mapping: ClaimMapping) -> Self {
+        self.mapping = mapping;
+        self
     }
 
     /// Clock skew allowed for `exp`, `nbf` and `iat`.
@@ -112,10 +123,9 @@ impl JwtRules {
             Some(sub) if !sub.is_empty() => sub.into_owned(),
             _ => return Err(AuthError::InvalidToken("missing subject")),
         };
-        let scopes = Scopes::from_raw_claims(claims.scope, claims.scp)
-            .map_err(|_| AuthError::InvalidToken("malformed scope"))?;
+        let (scopes, roles) = self.mapping.map(claims).map_err(AuthError::InvalidToken)?;
         let client_id = [claims.client_id, claims.azp, claims.cid].into_iter().find_map(string).map(Cow::into_owned);
-        Ok(CheckedClaims { subject, client_id, scopes, expires_at })
+        Ok(CheckedClaims { subject, client_id, scopes, roles, expires_at })
     }
 
     fn check_audience(&self, aud: Option<&RawValue>) -> Result<(), AuthError> {
