@@ -30,9 +30,28 @@ async fn run() -> Result<(), String> {
     let authenticator = setup.authenticator;
     let recordings = web::Data::new(Recordings::default());
 
+    let resource_metadata = setup.resource_metadata;
     let server = HttpServer::new(move || {
         let required = || Authentication::required(authenticator.clone());
+        let metadata = resource_metadata.clone();
+        let metadata_path = metadata
+            .as_ref()
+            .map_or_else(|| "/.well-known/oauth-protected-resource".to_owned(), |(path, _)| path.clone());
         App::new()
+            .route(
+                &metadata_path,
+                web::get().to(move || {
+                    let metadata = metadata.clone();
+                    async move {
+                        match metadata {
+                            Some((_, metadata)) => HttpResponse::Ok()
+                                .insert_header(("cache-control", "public, max-age=3600"))
+                                .json(metadata),
+                            None => HttpResponse::NotFound().finish(),
+                        }
+                    }
+                }),
+            )
             .app_data(recordings.clone())
             .route("/health", web::get().to(|| async { HttpResponse::Ok().json(json!({ "status": "ok" })) }))
             .service(web::resource("/me").wrap(required()).route(web::get().to(me)))

@@ -46,11 +46,14 @@ async fn run() -> Result<(), String> {
         .route("/admin", get(admin).route_layer(RequireScope::new("admin")))
         .route_layer(AuthLayer::required(authenticator.clone()));
     let optional = Router::new().route("/greeting", get(greeting)).route_layer(AuthLayer::optional(authenticator));
-    let app = Router::new()
+    let mut app = Router::new()
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .merge(protected)
         .merge(optional)
         .with_state(recordings);
+    if let Some((path, metadata)) = setup.resource_metadata {
+        app = app.route(&path, get(move || async move { metadata.into_http(axum::body::Body::from) }));
+    }
 
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await

@@ -194,3 +194,35 @@ async fn a_malformed_issuer_list_is_refused_at_start() {
         assert!(output.contains("unknown claims preset"), "{output}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_resource_metadata_is_served_and_announced_when_configured() {
+    let issuer = TestIssuer::start().await;
+    for adapter in adapters() {
+        println!("adapter: {adapter:?}");
+        let env = [("TOKENGUARD_ISSUER", issuer.issuer()), ("TOKENGUARD_RESOURCE", "https://api.example")];
+        let server = Server::start(adapter, &env).await;
+        let document = server.get("/.well-known/oauth-protected-resource", None).await;
+        assert_eq!(document.status, 200);
+        assert_eq!(document.content_type.as_deref(), Some("application/json"));
+        assert_eq!(
+            document.json(),
+            json!({
+                "resource": "https://api.example",
+                "authorization_servers": [issuer.issuer()],
+                "scopes_supported": ["read", "write", "admin"],
+                "bearer_methods_supported": ["header"]
+            })
+        );
+        let url = r#"resource_metadata="https://api.example/.well-known/oauth-protected-resource""#;
+        let anonymous = server.get("/me", None).await;
+        assert_eq!(
+            anonymous.www_authenticate,
+            [format!(r#"Bearer realm="tokenguard", {url}"#), r#"Token realm="tokenguard""#.to_owned()]
+        );
+        let expired = server.get("/me", Some(&bearer(&issuer.token().expires_in(-3600).sign()))).await;
+        assert!(expired.www_authenticate[0].ends_with(url), "{:?}", expired.www_authenticate);
+        let forbidden = server.get("/admin", Some(&bearer(&issuer.token().scope("read").sign()))).await;
+        assert!(!forbidden.www_authenticate[0].contains("resource_metadata"), "403 is not cured by a new token");
+    }
+}

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use tokenguard::apikey;
 use tokenguard::{
     Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, ClaimMapping, IntrospectionOptions, IntrospectionVerifier,
-    JwksOptions, JwtRules, KeyStore, Scopes, Secret, StaticKey,
+    JwksOptions, JwtRules, KeyStore, ProtectedResourceMetadata, Scopes, Secret, StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
 
@@ -23,6 +23,9 @@ pub struct Config {
     pub key_store: String,
     pub key_prefix: String,
     pub hs256: Option<(Secret, String)>,
+    /// `TOKENGUARD_RESOURCE`: this API's resource identifier; when set, RFC 9728
+    /// metadata is served and announced in 401 challenges.
+    pub resource: Option<String>,
     /// Client id and secret for RFC 7662 introspection of opaque tokens.
     pub introspection: Option<(String, Secret)>,
     pub leeway: Duration,
@@ -65,6 +68,7 @@ impl Config {
             key_store: var("TOKENGUARD_KEY_STORE").unwrap_or_else(|| "sqlite://tokenguard-keys.db".into()),
             key_prefix: var("TOKENGUARD_KEY_PREFIX").unwrap_or_else(|| "tg".into()),
             hs256,
+            resource: var("TOKENGUARD_RESOURCE"),
             introspection,
             leeway,
         })
@@ -113,6 +117,8 @@ pub fn parse_issuers(list: &str) -> Result<Vec<IssuerConfig>, String> {
 /// The authenticator and, in development mode, the embedded issuer and a demo API key.
 pub struct Setup {
     pub authenticator: Authenticator,
+    /// RFC 9728: the path to serve the metadata at, and the document.
+    pub resource_metadata: Option<(String, ProtectedResourceMetadata)>,
     pub dev: Option<DevMode>,
 }
 
@@ -166,6 +172,16 @@ pub async fn setup(config: &Config) -> Result<Setup, String> {
         let key = StaticKey::hmac(Algorithm::HS256, secret).map_err(|e| e.to_string())?;
         builder = builder.static_key(rules(hs_issuer), key);
     }
+    let resource_metadata = match &config.resource {
+        Some(resource) => {
+            let metadata = ProtectedResourceMetadata::new(resource, issuers.iter().map(|i| i.url.clone()))
+                .scopes(["read", "write", "admin"]);
+            let url = metadata.well_known_url().map_err(|e| format!("TOKENGUARD_RESOURCE: {e}"))?;
+            builder = builder.resource_metadata(url.as_str());
+            Some((url.path().to_owned(), metadata))
+        }
+        None => None,
+    };
     if let Some((client_id, secret)) = &config.introspection {
         let options = IntrospectionOptions::new(&issuer, client_id, secret.clone(), [config.audience.as_str()]);
         builder = builder.introspection(IntrospectionVerifier::new(options).map_err(|e| e.to_string())?);
@@ -178,7 +194,7 @@ pub async fn setup(config: &Config) -> Result<Setup, String> {
             .map(|_| issuer.token().subject("dev-user").audience(config.audience.as_str()).scope("read").opaque());
         DevMode { issuer, token, api_key, opaque }
     });
-    Ok(Setup { authenticator, dev })
+    Ok(Setup { authenticator, resource_metadata, dev })
 }
 
 fn unix_now() -> u64 {

@@ -300,6 +300,7 @@ pub struct AuthenticatorBuilder {
     api_keys: Option<ApiKeyVerifier>,
     introspection: Option<IntrospectionVerifier>,
     realm: Option<String>,
+    resource_metadata: Option<String>,
     token_cache: TokenCacheOptions,
 }
 
@@ -358,6 +359,14 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Announces RFC 9728 protected resource metadata at `url` in every
+    /// Bearer 401 challenge (`resource_metadata="…"`); serve the document
+    /// there (see [`ProtectedResourceMetadata`](crate::ProtectedResourceMetadata)).
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
     /// The realm named in challenges. Default `tokenguard`.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -385,7 +394,10 @@ impl AuthenticatorBuilder {
         if self.api_keys.is_some() {
             schemes.push(Scheme::Token);
         }
-        let challenges = Challenges::new(realm, &schemes)?;
+        let mut challenges = Challenges::new(realm, &schemes)?;
+        if let Some(url) = &self.resource_metadata {
+            challenges = challenges.with_resource_metadata(url)?;
+        }
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 issuers,

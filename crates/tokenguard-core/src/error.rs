@@ -149,6 +149,8 @@ impl ErrorResponse {
 pub struct Challenges {
     realm: Box<str>,
     plain: Vec<HeaderValue>,
+    /// RFC 9728 §5.1: where the protected resource metadata is, for Bearer 401s.
+    resource_metadata: Option<Box<str>>,
 }
 
 impl Challenges {
@@ -160,7 +162,30 @@ impl Challenges {
             return Err(crate::ConfigError::Realm);
         }
         let plain = schemes.iter().map(|scheme| quoted_header(&format!("{scheme} realm=\"{realm}\""))).collect();
-        Ok(Self { realm: realm.into(), plain })
+        Ok(Self { realm: realm.into(), plain, resource_metadata: None })
+    }
+
+    /// Adds `resource_metadata="URL"` (RFC 9728 §5.1) to every Bearer
+    /// challenge of a 401 answer. The URL must be `https` (or loopback
+    /// `http`) and is checked to fit in a quoted string.
+    pub fn with_resource_metadata(mut self, url: &str) -> Result<Self, crate::ConfigError> {
+        let url = crate::fetch::check_url(url).map_err(crate::ConfigError::Url)?;
+        let url = url.as_str();
+        if url.contains(['"', '\\']) {
+            return Err(crate::ConfigError::Url("the metadata URL cannot stand in a quoted string"));
+        }
+        self.plain = self
+            .plain
+            .iter()
+            .map(|challenge| match challenge.to_str() {
+                Ok(text) if text.starts_with("Bearer ") => {
+                    quoted_header(&format!("{text}, resource_metadata=\"{url}\""))
+                }
+                _ => challenge.clone(),
+            })
+            .collect();
+        self.resource_metadata = Some(url.into());
+        Ok(self)
     }
 
     /// The realm.
@@ -174,13 +199,21 @@ impl Challenges {
         if let Some(scope) = scope {
             value.push_str(&format!(", scope=\"{scope}\""));
         }
+        // Announced on 400/401 only: a 403 is not cured by another token source.
+        if let (Some(url), Scheme::Bearer, false) = (&self.resource_metadata, scheme, code == "insufficient_scope") {
+            value.push_str(&format!(", resource_metadata=\"{url}\""));
+        }
         quoted_header(&value)
     }
 }
 
 impl Default for Challenges {
     fn default() -> Self {
-        Self { realm: "tokenguard".into(), plain: vec![HeaderValue::from_static(r#"Bearer realm="tokenguard""#)] }
+        Self {
+            realm: "tokenguard".into(),
+            plain: vec![HeaderValue::from_static(r#"Bearer realm="tokenguard""#)],
+            resource_metadata: None,
+        }
     }
 }
 
@@ -211,6 +244,26 @@ mod tests {
         assert_eq!(response.status, 401);
         assert_eq!(response.www_authenticate, [r#"Bearer realm="tokenguard""#, r#"Token realm="tokenguard""#]);
         assert_eq!(response.body, r#"{"error":"unauthorized","error_description":"authentication is required"}"#);
+    }
+
+    #[test]
+    fn resource_metadata_is_announced_in_bearer_401s_only() {
+        let challenges =
+            challenges().with_resource_metadata("https://api.example/.well-known/oauth-protected-resource").unwrap();
+        let url = r#"resource_metadata="https://api.example/.well-known/oauth-protected-resource""#;
+        let missing = AuthError::MissingCredentials.to_response(&challenges, None);
+        assert_eq!(
+            missing.www_authenticate,
+            [format!(r#"Bearer realm="tokenguard", {url}"#).as_str(), r#"Token realm="tokenguard""#]
+        );
+        let invalid = AuthError::InvalidToken("token expired").to_response(&challenges, Some(Scheme::Bearer));
+        assert!(invalid.www_authenticate[0].to_str().unwrap().ends_with(url));
+        let token_scheme = AuthError::InvalidToken("unknown API key").to_response(&challenges, Some(Scheme::Token));
+        assert!(!token_scheme.www_authenticate[0].to_str().unwrap().contains("resource_metadata"));
+        let forbidden =
+            AuthError::InsufficientScope { required: "read".into() }.to_response(&challenges, Some(Scheme::Bearer));
+        assert!(!forbidden.www_authenticate[0].to_str().unwrap().contains("resource_metadata"));
+        assert!(challenges.clone().with_resource_metadata("http://api.example/x").is_err(), "https only");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod introspection;
 pub mod jwks;
 pub mod jwt;
 pub mod principal;
+pub mod resource_metadata;
 pub mod scope;
 mod secret;
 pub mod store;
@@ -41,6 +42,7 @@ pub use introspection::{ClientAuth, IntrospectionOptions, IntrospectionVerifier}
 pub use jwks::{JwksCache, JwksOptions};
 pub use jwt::{ClaimMapping, JwtRules, StaticKey, TypPolicy, VerificationKey};
 pub use principal::{Principal, PrincipalKind};
+pub use resource_metadata::ProtectedResourceMetadata;
 pub use scope::{ScopeRequirement, Scopes};
 pub use secret::Secret;
 pub use store::{ApiKeyRecord, CacheOptions, CachedKeyStore, KeyStore, MemoryKeyStore};
