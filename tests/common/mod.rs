@@ -18,6 +18,8 @@ use tokio::process::{Child, Command};
 pub enum Adapter {
     Axum,
     Actix,
+    /// `examples/grpc_health.rs`: a tonic service behind the tower layer.
+    Grpc,
 }
 
 impl Adapter {
@@ -25,6 +27,7 @@ impl Adapter {
         match self {
             Adapter::Axum => "axum_api",
             Adapter::Actix => "actix_api",
+            Adapter::Grpc => "grpc_health",
         }
     }
 }

@@ -110,7 +110,13 @@ impl AuthError {
             _ => None,
         };
         let body = serde_json::json!({ "error": self.code(), "error_description": self.description() });
-        ErrorResponse { status: self.status(), www_authenticate, retry_after, body: Bytes::from(body.to_string()) }
+        ErrorResponse {
+            status: self.status(),
+            www_authenticate,
+            retry_after,
+            body: Bytes::from(body.to_string()),
+            description: self.description(),
+        }
     }
 }
 
@@ -125,9 +131,53 @@ pub struct ErrorResponse {
     pub retry_after: Option<HeaderValue>,
     /// The JSON body (`Content-Type: application/json`).
     pub body: Bytes,
+    /// The description, for protocols without a body (gRPC's `grpc-message`).
+    pub description: &'static str,
 }
 
 impl ErrorResponse {
+    /// Renders the answer to a request with `request_headers`: a gRPC
+    /// status for gRPC requests (`content-type: application/grpc…`), the
+    /// HTTP answer otherwise.
+    pub fn into_http_for<B>(
+        self,
+        request_headers: &http::HeaderMap,
+        body: impl FnOnce(Bytes) -> B,
+    ) -> http::Response<B> {
+        let grpc = request_headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|content_type| content_type.starts_with("application/grpc"));
+        if grpc { self.into_grpc_http(body) } else { self.into_http(body) }
+    }
+
+    /// A trailers-only gRPC answer: HTTP 200 with `grpc-status` 16
+    /// `UNAUTHENTICATED` (for 400 and 401), 7 `PERMISSION_DENIED` (403) or
+    /// 14 `UNAVAILABLE` (503), `grpc-message` the description, and the same
+    /// `WWW-Authenticate` and `Retry-After` headers; the body is empty.
+    pub fn into_grpc_http<B>(self, body: impl FnOnce(Bytes) -> B) -> http::Response<B> {
+        let code = match self.status {
+            StatusCode::FORBIDDEN => "7",
+            StatusCode::SERVICE_UNAVAILABLE => "14",
+            _ => "16",
+        };
+        let mut response = http::Response::new(body(Bytes::new()));
+        let headers = response.headers_mut();
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", HeaderValue::from_static(code));
+        // Descriptions are fixed printable-ASCII strings without `%`, which
+        // gRPC's percent-encoding leaves as they are.
+        let message = HeaderValue::from_str(self.description).unwrap_or(HeaderValue::from_static("unauthenticated"));
+        headers.insert("grpc-message", message);
+        for challenge in self.www_authenticate {
+            headers.append(http::header::WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(retry_after) = self.retry_after {
+            headers.insert(http::header::RETRY_AFTER, retry_after);
+        }
+        response
+    }
+
     /// Builds an `http::Response` whose body is made from the JSON bytes by `body`.
     pub fn into_http<B>(self, body: impl FnOnce(Bytes) -> B) -> http::Response<B> {
         let mut response = http::Response::new(body(self.body));

@@ -80,7 +80,7 @@ where
                 }
                 Ok(None) => None,
                 Err(rejection) => {
-                    return Ok(authenticator.render(&rejection).into_http(error_body));
+                    return Ok(authenticator.render(&rejection).into_http_for(request.headers(), error_body));
                 }
             };
             request.extensions_mut().insert(AuthContext::new(authenticator, scheme));

@@ -103,7 +103,7 @@ where
         };
         match self.requirement.check(request.extensions().get::<Principal>()) {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-            Err(error) => ResponseFuture::rejected(context.reject(error).into_http(error_body)),
+            Err(error) => ResponseFuture::rejected(context.reject(error).into_http_for(request.headers(), error_body)),
         }
     }
 }
