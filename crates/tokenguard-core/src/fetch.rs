@@ -137,9 +137,30 @@ impl Fetcher {
     }
 }
 
+/// The form body of a request to an authorization server by a confidential
+/// client, and, for `client_secret_basic`, its Basic credentials
+/// (RFC 6749 §2.3.1); with `client_secret_post` the credentials join the form.
+pub(crate) fn client_form(
+    params: &[(&str, &str)],
+    client_id: &str,
+    secret: &crate::Secret,
+    auth: crate::ClientAuth,
+) -> (String, Option<String>) {
+    let mut form = url::form_urlencoded::Serializer::new(String::new());
+    form.extend_pairs(params);
+    let basic = match auth {
+        crate::ClientAuth::Basic => Some(basic_credentials(client_id, secret.expose())),
+        crate::ClientAuth::Post => {
+            form.append_pair("client_id", client_id).append_pair("client_secret", secret.expose());
+            None
+        }
+    };
+    (form.finish(), basic)
+}
+
 /// `client_secret_basic` credentials: id and secret form-encoded, then
 /// base64 (RFC 6749 §2.3.1).
-pub(crate) fn basic_credentials(client_id: &str, secret: &str) -> String {
+fn basic_credentials(client_id: &str, secret: &str) -> String {
     use base64::Engine;
     let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
     base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", encode(client_id), encode(secret)))

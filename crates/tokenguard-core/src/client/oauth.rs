@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use reqwest::Url;
 use serde::Deserialize;
-use url::form_urlencoded;
 
 use super::cell::{Fetched, Timing, TokenCell};
 use super::{Authorization, TokenError, TokenSource};
 use crate::ConfigError;
 use crate::discovery::LazyEndpoint;
-use crate::fetch::{Fetcher, HttpOptions, basic_credentials};
+use crate::fetch::{Fetcher, HttpOptions, client_form};
 use crate::introspection::ClientAuth;
 use crate::secret::Secret;
 
@@ -71,7 +70,7 @@ impl OAuthClient {
     pub async fn request(&self, params: &[(&str, &str)]) -> Result<TokenResponse, TokenError> {
         let unavailable = |reason: String| TokenError::Unavailable { reason, retry_after: Duration::from_secs(1) };
         let endpoint = self.endpoint.resolve(&self.fetcher).await.map_err(unavailable)?;
-        let (form, basic) = self.form(params);
+        let (form, basic) = client_form(params, &self.client_id, &self.client_secret, self.client_auth);
         let (status, body) = self
             .fetcher
             .post_form_any(endpoint, form, basic.as_deref())
@@ -84,23 +83,6 @@ impl OAuthClient {
             }),
             _ => Err(unavailable(format!("HTTP {status}"))),
         }
-    }
-}
-
-impl OAuthClient {
-    /// The form body and, for `client_secret_basic`, the Basic credentials.
-    fn form(&self, params: &[(&str, &str)]) -> (String, Option<String>) {
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.extend_pairs(params);
-        let basic = match self.client_auth {
-            ClientAuth::Basic => Some(basic_credentials(&self.client_id, self.client_secret.expose())),
-            ClientAuth::Post => {
-                form.append_pair("client_id", &self.client_id)
-                    .append_pair("client_secret", self.client_secret.expose());
-                None
-            }
-        };
-        (form.finish(), basic)
     }
 }
 

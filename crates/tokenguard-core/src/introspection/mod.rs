@@ -27,12 +27,11 @@ use moka::future::Cache;
 use reqwest::Url;
 use serde_json::Value;
 use tokio::sync::Semaphore;
-use url::form_urlencoded;
 
 use crate::ConfigError;
 use crate::discovery::LazyEndpoint;
 use crate::error::AuthError;
-use crate::fetch::{Fetcher, HttpOptions, basic_credentials};
+use crate::fetch::{Fetcher, HttpOptions, client_form};
 use crate::jwt::rules::now;
 use crate::principal::Principal;
 use crate::secret::Secret;
@@ -263,21 +262,11 @@ impl IntrospectionVerifier {
         Ok(Cached { verdict, until, weight: weight.saturating_add(ENTRY_OVERHEAD) })
     }
 
-    /// The form (RFC 7662 §2.1) and, for `client_secret_basic`, the Basic
-    /// credentials (form-encoded first, RFC 6749 §2.3.1).
+    /// The form (RFC 7662 §2.1) and, for `client_secret_basic`, the Basic credentials.
     fn request(&self, token: &str) -> (String, Option<String>) {
         let inner = &self.inner;
-        let mut form = form_urlencoded::Serializer::new(String::new());
-        form.append_pair("token", token).append_pair("token_type_hint", "access_token");
-        let basic = match inner.client_auth {
-            ClientAuth::Basic => Some(basic_credentials(&inner.client_id, inner.client_secret.expose())),
-            ClientAuth::Post => {
-                form.append_pair("client_id", &inner.client_id)
-                    .append_pair("client_secret", inner.client_secret.expose());
-                None
-            }
-        };
-        (form.finish(), basic)
+        let params = [("token", token), ("token_type_hint", "access_token")];
+        client_form(&params, &inner.client_id, &inner.client_secret, inner.client_auth)
     }
 
     async fn endpoint(&self) -> Result<&Url, AuthError> {
