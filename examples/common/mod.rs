@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokenguard::apikey;
 use tokenguard::{
-    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, ClaimMapping, IntrospectionOptions, IntrospectionVerifier,
-    JwksOptions, JwtRules, KeyStore, ProtectedResourceMetadata, Scopes, Secret, StaticKey,
+    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, ClaimMapping, DpopOptions, DpopPolicy, IntrospectionOptions,
+    IntrospectionVerifier, JwksOptions, JwtRules, KeyStore, ProtectedResourceMetadata, Scopes, Secret, StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
 
@@ -82,31 +82,41 @@ pub struct IssuerConfig {
     /// Overrides `TOKENGUARD_AUDIENCE` for this issuer.
     pub audience: Option<String>,
     pub mapping: ClaimMapping,
+    /// DPoP for this issuer's tokens (`dpop=allowed|required`; default off).
+    pub dpop: DpopPolicy,
 }
 
 /// `TOKENGUARD_ISSUER`: a comma-separated list of issuer URLs, each
 /// optionally followed by `#` and `&`-separated settings (an issuer URL has
 /// no fragment, so `#` is free): `aud=` (this issuer's audience instead of
 /// `TOKENGUARD_AUDIENCE`), `claims=` (`standard`, `keycloak`, `auth0`,
-/// `entra`, `okta`) and `client=` (Keycloak's client for
-/// `resource_access` roles). Example:
+/// `entra`, `okta`), `client=` (Keycloak's client for `resource_access`
+/// roles) and `dpop=` (`off`, `allowed`, `required`: RFC 9449 DPoP-bound
+/// tokens; any issuer other than `off` turns DPoP on). Example:
 /// `https://kc.example/realms/staff#claims=keycloak&client=my-api,https://tenant.eu.auth0.com/#aud=https://api.example`
 pub fn parse_issuers(list: &str) -> Result<Vec<IssuerConfig>, String> {
     let mut issuers = Vec::new();
     for entry in list.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
         let (url, settings) = entry.split_once('#').unwrap_or((entry, ""));
-        let (mut audience, mut mapping, mut client) = (None, "standard", None);
+        let (mut audience, mut mapping, mut client, mut dpop) = (None, "standard", None, DpopPolicy::Off);
         for setting in settings.split('&').filter(|s| !s.is_empty()) {
             match setting.split_once('=') {
                 Some(("aud", value)) => audience = Some(value.to_owned()),
                 Some(("claims", value)) => mapping = value,
                 Some(("client", value)) => client = Some(value),
-                _ => return Err(format!("TOKENGUARD_ISSUER: unknown setting {setting:?} (aud=, claims=, client=)")),
+                Some(("dpop", "off")) => dpop = DpopPolicy::Off,
+                Some(("dpop", "allowed")) => dpop = DpopPolicy::Allowed,
+                Some(("dpop", "required")) => dpop = DpopPolicy::Required,
+                _ => {
+                    return Err(format!(
+                        "TOKENGUARD_ISSUER: unknown setting {setting:?} (aud=, claims=, client=, dpop=off|allowed|required)"
+                    ));
+                }
             }
         }
         let mapping = ClaimMapping::from_name(mapping, client)
             .ok_or_else(|| format!("TOKENGUARD_ISSUER: unknown claims preset {mapping:?}"))?;
-        issuers.push(IssuerConfig { url: url.to_owned(), audience, mapping });
+        issuers.push(IssuerConfig { url: url.to_owned(), audience, mapping, dpop });
     }
     if issuers.is_empty() {
         return Err("TOKENGUARD_ISSUER names no issuer".into());
@@ -154,8 +164,12 @@ pub async fn setup(config: &Config) -> Result<Setup, String> {
                 Some(unix_now() + 24 * 3600),
             );
             store.insert(record).await.map_err(|e| e.to_string())?;
-            let embedded =
-                IssuerConfig { url: issuer.issuer().to_owned(), audience: None, mapping: ClaimMapping::Standard };
+            let embedded = IssuerConfig {
+                url: issuer.issuer().to_owned(),
+                audience: None,
+                mapping: ClaimMapping::Standard,
+                dpop: DpopPolicy::Off,
+            };
             (vec![embedded], Some((issuer, token, api_key)))
         }
     };
@@ -163,8 +177,14 @@ pub async fn setup(config: &Config) -> Result<Setup, String> {
     let mut builder = Authenticator::builder().api_keys(ApiKeyVerifier::new(store, config.key_prefix.as_str()));
     for issuer in &issuers {
         let audience = issuer.audience.as_deref().unwrap_or(&config.audience);
-        let rules = JwtRules::new(&issuer.url, [audience]).leeway(config.leeway).claim_mapping(issuer.mapping.clone());
+        let rules = JwtRules::new(&issuer.url, [audience])
+            .leeway(config.leeway)
+            .claim_mapping(issuer.mapping.clone())
+            .dpop(issuer.dpop);
         builder = builder.oidc_issuer(rules, JwksOptions::default());
+    }
+    if issuers.iter().any(|issuer| issuer.dpop != DpopPolicy::Off) {
+        builder = builder.dpop(DpopOptions::default());
     }
     // Opaque tokens are introspected at the first issuer.
     let issuer = issuers[0].url.clone();

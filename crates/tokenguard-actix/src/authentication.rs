@@ -78,7 +78,8 @@ where
         let mode = self.mode;
         Box::pin(async move {
             let values = request.headers().get_all(AUTHORIZATION).map(|value| value.as_bytes());
-            let scheme = match authenticator.authenticate_values(values, mode).await {
+            let dpop = authenticator.dpop_enabled().then(|| tokenguard_core::actix::dpop_request(request.request()));
+            let scheme = match authenticator.authenticate_with(values, dpop, mode).await {
                 Ok(Some(authenticated)) => {
                     request.extensions_mut().insert(authenticated.principal);
                     Some(authenticated.scheme)

@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 
 use crate::authenticator::AuthContext;
 use crate::claims::Claims;
+use crate::dpop::DpopRequest;
 use crate::error::{AuthError, ErrorResponse};
 use crate::principal::Principal;
 
@@ -31,6 +32,20 @@ pub fn into_response(error: ErrorResponse) -> HttpResponse {
         response.insert_header(("retry-after", retry_after.as_bytes()));
     }
     response.body(error.body)
+}
+
+/// What a DPoP proof sent with `request` must match: its method, URI
+/// (authority from the URI, else the `Host` header; forwarded headers are
+/// not trusted — configure [`DpopOptions::origin`](crate::DpopOptions::origin)
+/// behind a proxy) and its `DPoP` headers.
+pub fn dpop_request(request: &HttpRequest) -> DpopRequest<'_> {
+    let uri = request.uri();
+    let authority = uri
+        .authority()
+        .map(|authority| authority.as_str())
+        .or_else(|| request.headers().get("host").and_then(|host| host.to_str().ok()));
+    let proofs = request.headers().get_all("dpop").map(|value| value.as_bytes());
+    DpopRequest::new(request.method().as_str(), uri.scheme_str(), authority, uri.path(), proofs)
 }
 
 /// Why an extractor could not produce a principal.

@@ -7,14 +7,19 @@
 //! - `Authorization: Bearer <anything else>` → API keys when it carries our
 //!   key prefix; otherwise the key store (imported keys), then introspection
 //!   when configured.
+//! - `Authorization: DPoP <token>` (when DPoP is enabled) → the JWT or
+//!   introspection path above, then the proof in the `DPoP` header is
+//!   checked against the request and the token's `cnf.jkt`. A bound token
+//!   is never accepted without its proof.
 
 use std::sync::Arc;
 
-use http::HeaderMap;
+use http::{HeaderMap, Method, Uri};
 
 use crate::ConfigError;
 use crate::api_key_verifier::ApiKeyVerifier;
 use crate::credential::{self, Credential, Scheme};
+use crate::dpop::{DpopOptions, DpopPolicy, DpopRequest, DpopVerifier};
 use crate::error::{AuthError, Challenges, ErrorResponse};
 use crate::introspection::IntrospectionVerifier;
 use crate::jwks::{JwksCache, JwksOptions, JwksSource};
@@ -61,6 +66,7 @@ struct Inner {
     issuers: Vec<Issuer>,
     api_keys: Option<ApiKeyVerifier>,
     introspection: Option<IntrospectionVerifier>,
+    dpop: Option<DpopVerifier>,
     challenges: Challenges,
     tokens: TokenCache,
 }
@@ -81,11 +87,27 @@ impl Authenticator {
         AuthenticatorBuilder::default()
     }
 
-    /// Authenticates a request from its headers.
+    /// Authenticates a request from its headers alone. DPoP proofs are
+    /// bound to the method and URI, so DPoP needs
+    /// [`Authenticator::authenticate_http`].
     ///
     /// `Ok(None)` means anonymous (no credentials, [`Mode::Optional`]).
     pub async fn authenticate(&self, headers: &HeaderMap, mode: Mode) -> Result<Option<Authenticated>, Rejection> {
         self.authenticate_values(headers.get_all(http::header::AUTHORIZATION).iter().map(header_bytes), mode).await
+    }
+
+    /// Authenticates a request from its method, URI and headers: every
+    /// scheme, DPoP included.
+    pub async fn authenticate_http(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        mode: Mode,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        let dpop = self.inner.dpop.is_some().then(|| DpopRequest::from_http(method, uri, headers));
+        let values = headers.get_all(http::header::AUTHORIZATION).iter().map(header_bytes);
+        self.authenticate_with(values, dpop, mode).await
     }
 
     /// Like [`Authenticator::authenticate`], from the raw values of every
@@ -93,6 +115,18 @@ impl Authenticator {
     pub async fn authenticate_values<'a>(
         &self,
         values: impl IntoIterator<Item = &'a [u8]>,
+        mode: Mode,
+    ) -> Result<Option<Authenticated>, Rejection> {
+        self.authenticate_with(values, None, mode).await
+    }
+
+    /// Like [`Authenticator::authenticate_http`], from the raw values of
+    /// every `Authorization` header and, for DPoP, the request a proof must
+    /// match (for frameworks with their own request types).
+    pub async fn authenticate_with<'a>(
+        &self,
+        values: impl IntoIterator<Item = &'a [u8]>,
+        dpop: Option<DpopRequest<'_>>,
         mode: Mode,
     ) -> Result<Option<Authenticated>, Rejection> {
         let mut values = values.into_iter();
@@ -104,7 +138,12 @@ impl Authenticator {
             return Ok(Some(authenticated));
         }
         let extracted = credential::from_authorization_values(first.into_iter().chain(second).chain(values));
-        self.authenticate_extracted(extracted, mode).await
+        self.authenticate_extracted(extracted, dpop.as_ref(), mode).await
+    }
+
+    /// Whether DPoP-bound tokens are accepted (RFC 9449).
+    pub fn dpop_enabled(&self) -> bool {
+        self.inner.dpop.is_some()
     }
 
     /// The hot path: a single `Authorization` value whose credential was
@@ -138,9 +177,17 @@ impl Authenticator {
     async fn authenticate_extracted(
         &self,
         extracted: Result<Option<Credential<'_>>, AuthError>,
+        dpop: Option<&DpopRequest<'_>>,
         mode: Mode,
     ) -> Result<Option<Authenticated>, Rejection> {
         let credential = match extracted {
+            // Without DPoP enabled, `DPoP` is a scheme like `Basic`: not ours.
+            Ok(Some(credential)) if credential.scheme() == Scheme::DPoP && self.inner.dpop.is_none() => {
+                if mode == Mode::Optional {
+                    return Ok(None);
+                }
+                return Err(Rejection { error: AuthError::MissingCredentials, scheme: None });
+            }
             Ok(Some(credential)) => credential,
             Ok(None) if mode == Mode::Optional => return Ok(None),
             Ok(None) => {
@@ -151,7 +198,7 @@ impl Authenticator {
                 return Err(Rejection { error, scheme: None });
             }
         };
-        match self.verify(credential).await {
+        match self.verify_presented(credential, dpop).await {
             Ok(principal) => Ok(Some(Authenticated { principal, scheme: credential.scheme() })),
             Err(error) => {
                 tracing::debug!(scheme = %credential.scheme(), reason = error.description(), "credential rejected");
@@ -161,9 +208,43 @@ impl Authenticator {
     }
 
     /// Verifies one credential. Credentials verified before are answered
-    /// from the verified-token cache without any crypto or I/O.
+    /// from the verified-token cache without any crypto or I/O. A DPoP
+    /// credential needs its request: see [`Authenticator::verify_presented`].
     pub async fn verify(&self, credential: Credential<'_>) -> Result<Principal, AuthError> {
+        self.verify_presented(credential, None).await
+    }
+
+    /// Verifies one credential and, for the DPoP scheme, its proof against
+    /// `dpop`, the request it came with.
+    pub async fn verify_presented(
+        &self,
+        credential: Credential<'_>,
+        dpop: Option<&DpopRequest<'_>>,
+    ) -> Result<Principal, AuthError> {
         let (token, scheme) = (credential.token(), credential.scheme());
+        let principal = self.verify_token(token, scheme).await?;
+        if scheme == Scheme::DPoP {
+            self.check_proof(&principal, token, dpop).await?;
+        }
+        Ok(principal)
+    }
+
+    /// The proof must be there, match the request, name this token and be
+    /// signed by the key the token is bound to; each proof counts once.
+    async fn check_proof(
+        &self,
+        principal: &Principal,
+        token: &str,
+        dpop: Option<&DpopRequest<'_>>,
+    ) -> Result<(), AuthError> {
+        let (Some(verifier), Some(request)) = (&self.inner.dpop, dpop) else {
+            return Err(AuthError::InvalidDpopProof("missing DPoP proof"));
+        };
+        let jkt = principal.dpop_jkt().ok_or(AuthError::InvalidToken("the token is not DPoP-bound"))?;
+        verifier.verify(request, token, jkt).await
+    }
+
+    async fn verify_token(&self, token: &str, scheme: Scheme) -> Result<Principal, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::InvalidToken("token too large"));
         }
@@ -172,11 +253,16 @@ impl Authenticator {
             return Ok(principal);
         }
         match scheme {
-            Scheme::Bearer if jose::looks_like_jwt(token) => {
-                let (principal, key) = self.verify_jwt(token).await?;
-                tokens.insert_jwt(token, &principal, &key);
+            Scheme::Bearer | Scheme::DPoP if jose::looks_like_jwt(token) => {
+                let (principal, key) = self.verify_jwt(token, scheme).await?;
+                tokens.insert_jwt(token, scheme, &principal, &key);
                 Ok(principal)
             }
+            // Opaque DPoP tokens can only be introspected: API keys are never bound.
+            Scheme::DPoP => match &self.inner.introspection {
+                Some(introspection) => self.introspect(introspection, token, scheme).await,
+                None => Err(AuthError::InvalidToken("unsupported token")),
+            },
             Scheme::Bearer => match (&self.inner.api_keys, &self.inner.introspection) {
                 (Some(api_keys), _) if api_keys.has_prefix(token) => self.verify_api_key(api_keys, token, scheme).await,
                 (api_keys, Some(introspection)) => {
@@ -188,7 +274,7 @@ impl Authenticator {
                         tokens.insert_api_key(token, scheme, &principal);
                         return Ok(principal);
                     }
-                    introspection.verify(token).await
+                    self.introspect(introspection, token, scheme).await
                 }
                 (Some(api_keys), None) => self.verify_api_key(api_keys, token, scheme).await,
                 (None, None) => Err(AuthError::InvalidToken("unsupported token")),
@@ -198,6 +284,19 @@ impl Authenticator {
                 None => Err(AuthError::InvalidToken("unsupported token")),
             },
         }
+    }
+
+    /// Introspected tokens follow [`DpopPolicy::Allowed`]: bound ones need
+    /// the DPoP scheme, unbound ones the Bearer scheme.
+    async fn introspect(
+        &self,
+        introspection: &IntrospectionVerifier,
+        token: &str,
+        scheme: Scheme,
+    ) -> Result<Principal, AuthError> {
+        let principal = introspection.verify(token).await?;
+        DpopPolicy::Allowed.check(scheme, principal.dpop_jkt())?;
+        Ok(principal)
     }
 
     async fn verify_api_key(
@@ -211,7 +310,7 @@ impl Authenticator {
         Ok(principal)
     }
 
-    async fn verify_jwt(&self, token: &str) -> Result<(Principal, Arc<VerificationKey>), AuthError> {
+    async fn verify_jwt(&self, token: &str, scheme: Scheme) -> Result<(Principal, Arc<VerificationKey>), AuthError> {
         let jwt = jose::parse(token)?;
         let claims = jwt.claims()?;
         let issuer = match claims.issuer() {
@@ -229,6 +328,7 @@ impl Authenticator {
                 .ok_or(AuthError::InvalidToken("unknown signing key"))?,
         };
         let checked = jwt::verify(&jwt, &claims, &key, &issuer.rules)?;
+        issuer.rules.dpop_policy().check(scheme, checked.dpop_jkt.as_deref())?;
         Ok((jwt::principal(checked, &issuer.rules, jwt.into_payload()), key))
     }
 
@@ -278,6 +378,7 @@ impl std::fmt::Debug for Authenticator {
             .field("issuers", &self.inner.issuers.iter().map(|i| i.rules.issuer()).collect::<Vec<_>>())
             .field("api_keys", &self.inner.api_keys.is_some())
             .field("introspection", &self.inner.introspection.as_ref().map(IntrospectionVerifier::issuer))
+            .field("dpop", &self.inner.dpop.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -299,6 +400,7 @@ pub struct AuthenticatorBuilder {
     issuers: Vec<(JwtRules, PendingKeys)>,
     api_keys: Option<ApiKeyVerifier>,
     introspection: Option<IntrospectionVerifier>,
+    dpop: Option<DpopOptions>,
     realm: Option<String>,
     resource_metadata: Option<String>,
     token_cache: TokenCacheOptions,
@@ -352,6 +454,14 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Accepts DPoP-bound tokens (RFC 9449) with proofs checked as
+    /// `options` says, for every issuer whose [`DpopPolicy`] is not `Off`
+    /// (and for introspected tokens). Adds a `DPoP` challenge to 401 answers.
+    pub fn dpop(mut self, options: DpopOptions) -> Self {
+        self.dpop = Some(options);
+        self
+    }
+
     /// Bounds of the verified-token cache (on by default: 32 MiB, JWTs up
     /// to 5 min, API keys 2 s). `max_bytes: 0` turns it off.
     pub fn token_cache(mut self, options: TokenCacheOptions) -> Self {
@@ -384,8 +494,12 @@ impl AuthenticatorBuilder {
                 PendingKeys::Jwks(source, options) => IssuerKeys::Jwks(JwksCache::new(source, *options)?),
                 PendingKeys::Static(keys) => IssuerKeys::Static(keys.into_iter().map(|key| Arc::new(key.0)).collect()),
             };
+            if rules.dpop_policy() == DpopPolicy::Required && self.dpop.is_none() {
+                return Err(ConfigError::DpopNotEnabled(rules.issuer().to_owned()));
+            }
             issuers.push(Issuer { rules, keys });
         }
+        let dpop = self.dpop.map(DpopVerifier::new).transpose()?;
         let realm = self.realm.as_deref().unwrap_or("tokenguard");
         let mut schemes = Vec::new();
         if !issuers.is_empty() || self.api_keys.is_some() || self.introspection.is_some() {
@@ -398,11 +512,15 @@ impl AuthenticatorBuilder {
         if let Some(url) = &self.resource_metadata {
             challenges = challenges.with_resource_metadata(url)?;
         }
+        if let Some(dpop) = &dpop {
+            challenges = challenges.with_dpop(dpop.algorithms());
+        }
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 issuers,
                 api_keys: self.api_keys,
                 introspection: self.introspection,
+                dpop,
                 challenges,
                 tokens: TokenCache::new(self.token_cache),
             }),

@@ -4,7 +4,8 @@
 //!
 //! - `Bearer <b64token>` (RFC 6750 §2.1);
 //! - `Token <key>` (Django REST Framework);
-//! - `Token token=<key>` or `Token token="<key>", name=value, …` (Rails).
+//! - `Token token=<key>` or `Token token="<key>", name=value, …` (Rails);
+//! - `DPoP <token68>` (RFC 9449 §7.1), with the proof in the `DPoP` header.
 //!
 //! Schemes we do not accept (`Basic`, `Digest`, …) count as "no credentials",
 //! so the client gets our challenges. Two `Authorization` headers, an empty
@@ -25,6 +26,9 @@ pub enum Scheme {
     Bearer,
     /// `Authorization: Token …` (Django REST Framework and Rails API keys).
     Token,
+    /// `Authorization: DPoP …`: a DPoP-bound access token, with its proof in
+    /// the `DPoP` header (RFC 9449 §7.1).
+    DPoP,
 }
 
 impl Scheme {
@@ -33,6 +37,7 @@ impl Scheme {
         match self {
             Scheme::Bearer => "Bearer",
             Scheme::Token => "Token",
+            Scheme::DPoP => "DPoP",
         }
     }
 }
@@ -120,6 +125,8 @@ pub fn parse_authorization(value: &[u8]) -> Result<Option<Credential<'_>>, AuthE
         Scheme::Bearer
     } else if scheme_name.eq_ignore_ascii_case(b"token") {
         Scheme::Token
+    } else if scheme_name.eq_ignore_ascii_case(b"dpop") {
+        Scheme::DPoP
     } else {
         // Basic, Digest, garbage…: not ours, so the client has not authenticated.
         return Ok(None);
@@ -139,7 +146,7 @@ pub fn parse_authorization(value: &[u8]) -> Result<Option<Credential<'_>>, AuthE
         return Err(AuthError::InvalidRequest("empty credential"));
     }
     let token = match scheme {
-        Scheme::Bearer => single_b64token(rest)?,
+        Scheme::Bearer | Scheme::DPoP => single_b64token(rest)?,
         Scheme::Token if starts_with_ignore_case(rest, "token=") => rails_token(rest)?,
         Scheme::Token => single_b64token(rest)?,
     };
@@ -271,6 +278,8 @@ mod tests {
         assert_eq!(parse("Bearer abc.def-_~+/=="), Ok(Some((Scheme::Bearer, "abc.def-_~+/=="))));
         assert_eq!(parse("bEaReR   abc"), Ok(Some((Scheme::Bearer, "abc"))));
         assert_eq!(parse("Token 0123abcd"), Ok(Some((Scheme::Token, "0123abcd"))));
+        assert_eq!(parse("DPoP a.b.c"), Ok(Some((Scheme::DPoP, "a.b.c"))));
+        assert_eq!(parse("dpop  a.b.c"), Ok(Some((Scheme::DPoP, "a.b.c"))));
         assert_eq!(parse("Token token=tg_x"), Ok(Some((Scheme::Token, "tg_x"))));
         assert_eq!(parse("token Token=\"tg_x\""), Ok(Some((Scheme::Token, "tg_x"))));
         assert_eq!(parse("Token token=\"tg_x\", nonce=\"a b\", v=1"), Ok(Some((Scheme::Token, "tg_x"))));

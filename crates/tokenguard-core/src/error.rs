@@ -5,6 +5,7 @@
 //! | [`AuthError::MissingCredentials`] | 401 | one challenge per enabled scheme, no `error` |
 //! | [`AuthError::InvalidRequest`] | 400 | `error="invalid_request"` |
 //! | [`AuthError::InvalidToken`] | 401 | `error="invalid_token"` |
+//! | [`AuthError::InvalidDpopProof`] | 401 | `DPoP error="invalid_dpop_proof"` (RFC 9449 §7.1) |
 //! | [`AuthError::InsufficientScope`] | 403 | `error="insufficient_scope", scope="…"` |
 //! | [`AuthError::InsufficientRole`] | 403 | `error="insufficient_scope"` (RFC 6750's code for "needs higher privileges") |
 //! | [`AuthError::Unavailable`] | 503 | none; `Retry-After` instead |
@@ -34,6 +35,9 @@ pub enum AuthError {
     /// The credential is invalid, expired, revoked or not for us.
     #[error("invalid token: {0}")]
     InvalidToken(&'static str),
+    /// The DPoP proof sent with a DPoP-bound token is missing or invalid.
+    #[error("invalid DPoP proof: {0}")]
+    InvalidDpopProof(&'static str),
     /// The credential is valid but lacks a scope the route requires.
     #[error("insufficient scope: {required}")]
     InsufficientScope {
@@ -61,7 +65,9 @@ impl AuthError {
     /// The HTTP status for this error.
     pub fn status(&self) -> StatusCode {
         match self {
-            AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::MissingCredentials | AuthError::InvalidToken(_) | AuthError::InvalidDpopProof(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope { .. } | AuthError::InsufficientRole { .. } => StatusCode::FORBIDDEN,
             AuthError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -74,6 +80,7 @@ impl AuthError {
             AuthError::MissingCredentials => "unauthorized",
             AuthError::InvalidRequest(_) => "invalid_request",
             AuthError::InvalidToken(_) => "invalid_token",
+            AuthError::InvalidDpopProof(_) => "invalid_dpop_proof",
             AuthError::InsufficientScope { .. } | AuthError::InsufficientRole { .. } => "insufficient_scope",
             AuthError::Unavailable { .. } => "temporarily_unavailable",
         }
@@ -83,7 +90,9 @@ impl AuthError {
     pub fn description(&self) -> &'static str {
         match self {
             AuthError::MissingCredentials => "authentication is required",
-            AuthError::InvalidRequest(reason) | AuthError::InvalidToken(reason) => reason,
+            AuthError::InvalidRequest(reason) | AuthError::InvalidToken(reason) | AuthError::InvalidDpopProof(reason) => {
+                reason
+            }
             AuthError::InsufficientScope { .. } => "the credential lacks the required scope",
             AuthError::InsufficientRole { .. } => "the credential lacks the required role",
             AuthError::Unavailable { reason, .. } => reason,
@@ -97,7 +106,10 @@ impl AuthError {
         let scheme = scheme.unwrap_or(Scheme::Bearer);
         let www_authenticate = match self {
             AuthError::MissingCredentials => challenges.plain.clone(),
-            AuthError::InvalidRequest(_) | AuthError::InvalidToken(_) | AuthError::InsufficientRole { .. } => {
+            AuthError::InvalidRequest(_)
+            | AuthError::InvalidToken(_)
+            | AuthError::InvalidDpopProof(_)
+            | AuthError::InsufficientRole { .. } => {
                 vec![challenges.error_challenge(scheme, self.code(), self.description(), None)]
             }
             AuthError::InsufficientScope { required } => {
@@ -201,6 +213,8 @@ pub struct Challenges {
     plain: Vec<HeaderValue>,
     /// RFC 9728 §5.1: where the protected resource metadata is, for Bearer 401s.
     resource_metadata: Option<Box<str>>,
+    /// RFC 9449 §7.1: the DPoP proof algorithms, named in every DPoP challenge.
+    dpop_algs: Option<Box<str>>,
 }
 
 impl Challenges {
@@ -212,7 +226,18 @@ impl Challenges {
             return Err(crate::ConfigError::Realm);
         }
         let plain = schemes.iter().map(|scheme| quoted_header(&format!("{scheme} realm=\"{realm}\""))).collect();
-        Ok(Self { realm: realm.into(), plain, resource_metadata: None })
+        Ok(Self { realm: realm.into(), plain, resource_metadata: None, dpop_algs: None })
+    }
+
+    /// Adds a `DPoP realm="…", algs="…"` challenge (RFC 9449 §7.1) naming
+    /// the proof algorithms accepted; DPoP error challenges name them too.
+    pub fn with_dpop(mut self, algorithms: &[jsonwebtoken::Algorithm]) -> Self {
+        // `Algorithm`'s variants are named exactly as JWS names them (RFC 7518 §3.1).
+        let algs: Vec<String> = algorithms.iter().map(|alg| format!("{alg:?}")).collect();
+        let algs = algs.join(" ");
+        self.plain.push(quoted_header(&format!("DPoP realm=\"{}\", algs=\"{algs}\"", self.realm)));
+        self.dpop_algs = Some(algs.into());
+        self
     }
 
     /// Adds `resource_metadata="URL"` (RFC 9728 §5.1) to every Bearer
@@ -249,6 +274,9 @@ impl Challenges {
         if let Some(scope) = scope {
             value.push_str(&format!(", scope=\"{scope}\""));
         }
+        if let (Scheme::DPoP, Some(algs)) = (scheme, &self.dpop_algs) {
+            value.push_str(&format!(", algs=\"{algs}\""));
+        }
         // Announced on 400/401 only: a 403 is not cured by another token source.
         if let (Some(url), Scheme::Bearer, false) = (&self.resource_metadata, scheme, code == "insufficient_scope") {
             value.push_str(&format!(", resource_metadata=\"{url}\""));
@@ -263,9 +291,11 @@ impl Default for Challenges {
             realm: "tokenguard".into(),
             plain: vec![HeaderValue::from_static(r#"Bearer realm="tokenguard""#)],
             resource_metadata: None,
+            dpop_algs: None,
         }
     }
 }
+
 
 /// Every part of a challenge is built from fixed strings, the realm and scope
 /// names, all checked to be printable ASCII, so this cannot fail in practice.

@@ -15,6 +15,7 @@ mod claims;
 pub mod client;
 pub mod credential;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 mod fetch;
 pub mod introspection;
@@ -36,6 +37,7 @@ pub use api_key_verifier::ApiKeyVerifier;
 pub use authenticator::{AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Mode, Rejection};
 pub use claims::Claims;
 pub use credential::{Credential, Scheme};
+pub use dpop::{DpopOptions, DpopPolicy, DpopRequest, DpopVerifier};
 pub use error::{AuthError, Challenges, ErrorResponse};
 pub use fetch::{HttpOptions, check_url};
 pub use introspection::{ClientAuth, IntrospectionOptions, IntrospectionVerifier};
@@ -64,6 +66,12 @@ pub enum ConfigError {
     /// The realm cannot be put in a challenge.
     #[error("the realm must be printable ASCII without quotes or backslashes")]
     Realm,
+    /// DPoP needs at least one proof algorithm, and only asymmetric ones.
+    #[error("DPoP needs at least one asymmetric proof algorithm")]
+    DpopAlgorithms,
+    /// An issuer requires DPoP but the authenticator does not check proofs.
+    #[error("issuer {0} requires DPoP, but DPoP is not enabled")]
+    DpopNotEnabled(String),
     /// The HTTP client could not be created.
     #[error("the HTTP client could not be created")]
     HttpClient,

@@ -44,6 +44,8 @@ struct Inner {
     /// A JWT's claims set as JSON text, parsed into `claims` on first use.
     raw_claims: Option<String>,
     claims: OnceLock<Map<String, Value>>,
+    /// The RFC 7638 thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`).
+    dpop_jkt: Option<Box<str>>,
 }
 
 /// The fields of a [`Principal`], to build one.
@@ -70,12 +72,20 @@ pub struct Parts {
 impl Principal {
     /// Builds a principal from its parts.
     pub fn new(parts: Parts) -> Self {
-        Self(Arc::new(Inner { parts, raw_claims: None, claims: OnceLock::new() }))
+        Self::build(parts, None, None)
     }
 
-    /// A principal whose claims are the JSON object `raw_claims`, parsed lazily.
-    pub(crate) fn with_raw_claims(parts: Parts, raw_claims: String) -> Self {
-        Self(Arc::new(Inner { parts, raw_claims: Some(raw_claims), claims: OnceLock::new() }))
+    /// A principal whose claims are the JSON object `raw_claims`, parsed
+    /// lazily, bound to the DPoP key `dpop_jkt` if any.
+    pub(crate) fn build(parts: Parts, raw_claims: Option<String>, dpop_jkt: Option<String>) -> Self {
+        let dpop_jkt = dpop_jkt.map(String::into_boxed_str);
+        Self(Arc::new(Inner { parts, raw_claims, claims: OnceLock::new(), dpop_jkt }))
+    }
+
+    /// The thumbprint of the key this principal's token is bound to
+    /// (RFC 9449 `cnf.jkt`), if it is a DPoP-bound token.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.0.dpop_jkt.as_deref()
     }
 
     /// Who the principal is.

@@ -93,9 +93,9 @@ impl TokenCache {
     }
 
     /// Remembers a verified JWT until its expiry (at most `max_ttl`) or until `key` is dropped.
-    pub(crate) fn insert_jwt(&self, token: &str, principal: &Principal, key: &Arc<VerificationKey>) {
+    pub(crate) fn insert_jwt(&self, token: &str, scheme: Scheme, principal: &Principal, key: &Arc<VerificationKey>) {
         let ttl = principal.expires_at().map_or(Duration::ZERO, seconds_until).min(self.options.max_ttl);
-        self.insert(token, Scheme::Bearer, principal, Some(Arc::downgrade(key)), ttl);
+        self.insert(token, scheme, principal, Some(Arc::downgrade(key)), ttl);
     }
 
     /// Remembers a verified API key for `api_key_ttl` (at most until it expires).

@@ -20,6 +20,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod dpop;
 mod keys;
 mod server;
 mod token;
@@ -35,6 +36,7 @@ use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use dpop::{DpopKey, ProofBuilder};
 pub use keys::KeyAlg;
 use keys::SigningKey;
 pub use token::{TokenBuilder, now};

@@ -72,6 +72,11 @@ impl<'a> TokenBuilder<'a> {
         self.claim("exp", now() + seconds)
     }
 
+    /// Binds the token to a DPoP key (`cnf.jkt`, RFC 9449 §6.1).
+    pub fn bound_to(self, key: &crate::DpopKey) -> Self {
+        self.claim("cnf", json!({ "jkt": key.thumbprint() }))
+    }
+
     /// Signs with the published key `kid` instead of the current one.
     pub fn signed_by(mut self, kid: &str) -> Self {
         self.kid = Some(kid.to_owned());
@@ -147,7 +152,7 @@ fn encode_parts(header: &mut Map<String, Value>, overrides: Map<String, Value>, 
     format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims))
 }
 
-fn into_map(value: Value) -> Map<String, Value> {
+pub(crate) fn into_map(value: Value) -> Map<String, Value> {
     match value {
         Value::Object(map) => map,
         _ => Map::new(),

@@ -73,7 +73,9 @@ where
         let authenticator = self.authenticator.clone();
         let mode = self.mode;
         Box::pin(async move {
-            let scheme = match authenticator.authenticate(request.headers(), mode).await {
+            let authenticated =
+                authenticator.authenticate_http(request.method(), request.uri(), request.headers(), mode).await;
+            let scheme = match authenticated {
                 Ok(Some(authenticated)) => {
                     request.extensions_mut().insert(authenticated.principal);
                     Some(authenticated.scheme)

@@ -47,9 +47,9 @@ pub(crate) enum MalformedAnswer {
 /// Refused: `active: false`; `exp` passed or `nbf` in the future (the server
 /// should not call such a token active, but its clock may differ); an `iss`
 /// other than ours; an `aud` that names none of our audiences; a
-/// `token_type` other than `Bearer` (a refresh token, a DPoP token); a
-/// sender-constrained token (`cnf`), whose proof of possession a bearer
-/// request cannot give; and members of the wrong JSON type.
+/// `token_type` other than `Bearer` (a refresh token; `DPoP` only for a
+/// token bound with `cnf.jkt`, whose proof the authenticator then checks); a
+/// confirmation method other than DPoP's; and members of the wrong JSON type.
 pub(crate) fn judge(answer: Value, expect: &Expectations, now: u64) -> Result<Verdict, MalformedAnswer> {
     let Value::Object(claims) = answer else {
         return Err(MalformedAnswer::NotAnObject);
@@ -77,10 +77,8 @@ fn accept(claims: Map<String, Value>, expect: &Expectations, now: u64) -> Result
         return Err("untrusted issuer");
     }
     check_audience(claims.get("aud"), expect)?;
-    check_token_type(&claims, expect.require_token_type)?;
-    if claims.contains_key("cnf") {
-        return Err("sender-constrained token used as a bearer token");
-    }
+    let dpop_jkt = claims.get("cnf").map(crate::dpop::confirmation_jkt).transpose()?.flatten();
+    check_token_type(&claims, expect.require_token_type, dpop_jkt.is_some())?;
     let client_id = optional_str(&claims, "client_id")?.map(str::to_owned);
     // RFC 7662 makes `sub` optional: a client-credentials token names only
     // its client, and that client is then the subject (as in RFC 9068 §2.2).
@@ -94,7 +92,7 @@ fn accept(claims: Map<String, Value>, expect: &Expectations, now: u64) -> Result
         Some(Value::String(scope)) => Scopes::from_space_separated(scope),
         Some(_) => return Err("malformed scope"),
     };
-    Ok(Principal::new(Parts {
+    let parts = Parts {
         subject,
         kind: PrincipalKind::Introspected,
         issuer: Some(issuer.unwrap_or(&expect.issuer).to_owned()),
@@ -103,22 +101,25 @@ fn accept(claims: Map<String, Value>, expect: &Expectations, now: u64) -> Result
         roles: Scopes::empty(),
         expires_at,
         claims,
-    }))
+    };
+    Ok(Principal::build(parts, None, dpop_jkt))
 }
 
 /// Some servers call refresh tokens active too. What kind of token was
 /// introspected is named by RFC 7662's `token_type` (`Bearer`), Keycloak's
 /// `typ` (`Bearer`, `Refresh`, `ID`) or Ory Hydra's `token_use`
 /// (`access_token`, `refresh_token`); oidc-provider names none for refresh
-/// tokens. Every name present must say "bearer access token", and when
+/// tokens. Every name present must say "bearer access token" (or, for a
+/// DPoP-bound token, RFC 9449 §6.2's `token_type` `DPoP`), and when
 /// required, at least one must be present.
-fn check_token_type(claims: &Map<String, Value>, required: bool) -> Result<(), &'static str> {
+fn check_token_type(claims: &Map<String, Value>, required: bool, dpop_bound: bool) -> Result<(), &'static str> {
     let bearer = |kind: &str| kind.eq_ignore_ascii_case("bearer");
+    let dpop = |kind: &str| dpop_bound && kind.eq_ignore_ascii_case("dpop");
     let token_type = optional_str(claims, "token_type")?;
     let typ = optional_str(claims, "typ")?;
     let token_use = optional_str(claims, "token_use")?;
     let named = token_type.is_some() || typ.is_some() || token_use.is_some();
-    let wrong = token_type.is_some_and(|t| !bearer(t))
+    let wrong = token_type.is_some_and(|t| !bearer(t) && !dpop(t))
         || typ.is_some_and(|t| !bearer(t))
         || token_use.is_some_and(|u| u != "access_token");
     if wrong || (required && !named) { Err("not a bearer access token") } else { Ok(()) }
@@ -236,9 +237,10 @@ mod tests {
         );
         assert_eq!(refused(json!({"active": true, "sub": "a", "token_type": "DPoP"})), "not a bearer access token");
         assert_eq!(
-            refused(json!({"active": true, "sub": "a", "cnf": {"jkt": "x"}})),
-            "sender-constrained token used as a bearer token"
+            refused(json!({"active": true, "sub": "a", "cnf": {"x5t#S256": "x"}})),
+            "unsupported confirmation method"
         );
+        assert_eq!(refused(json!({"active": true, "sub": "a", "cnf": {"jkt": 7}})), "malformed confirmation");
         assert_eq!(
             refused(json!({"active": true, "sub": "a", "token_use": "refresh_token", "token_type": "Bearer"})),
             "not a bearer access token"
@@ -269,6 +271,16 @@ mod tests {
         ] {
             assert!(matches!(judge(answer, &expect(), NOW), Ok(Verdict::Active(_))));
         }
+    }
+
+    #[test]
+    fn a_dpop_bound_token_keeps_its_key_thumbprint() {
+        let Verdict::Active(principal) =
+            judge_ok(json!({"active": true, "sub": "a", "token_type": "DPoP", "cnf": {"jkt": "thumb"}}))
+        else {
+            panic!("refused")
+        };
+        assert_eq!(principal.dpop_jkt(), Some("thumb"));
     }
 
     #[test]

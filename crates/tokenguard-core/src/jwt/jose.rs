@@ -85,6 +85,9 @@ pub struct ClaimsView<'a> {
     /// Amazon Cognito names the kind of token here (`access`, `id`).
     #[serde(borrow)]
     pub(crate) token_use: Option<&'a RawValue>,
+    /// The confirmation (RFC 7800): `{"jkt": …}` for a DPoP-bound token.
+    #[serde(borrow)]
+    pub(crate) cnf: Option<&'a RawValue>,
     // Where claim mappings find roles and permissions (left raw, and skipped
     // without allocating when the issuer's mapping does not read them).
     #[serde(borrow)]

@@ -56,13 +56,13 @@ pub(crate) fn principal(checked: CheckedClaims, rules: &JwtRules, payload: Strin
         expires_at: Some(checked.expires_at),
         claims: serde_json::Map::new(),
     };
-    Principal::with_raw_claims(parts, payload)
+    Principal::build(parts, Some(payload), checked.dpop_jkt)
 }
 
 /// Largest signature accepted: RSA-8192 (1024 bytes).
 const MAX_SIGNATURE_BYTES: usize = 1024;
 
-fn signature_is_valid(jwt: &ParsedJwt<'_>, key: &VerificationKey, alg: Algorithm) -> bool {
+pub(crate) fn signature_is_valid(jwt: &ParsedJwt<'_>, key: &VerificationKey, alg: Algorithm) -> bool {
     let mut signature = [0u8; MAX_SIGNATURE_BYTES];
     // An empty or over-long signature can never be valid; refuse it before any crypto.
     match URL_SAFE_NO_PAD.decode_slice(jwt.signature, &mut signature) {

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use crate::dpop::DpopPolicy;
 use crate::error::AuthError;
 use crate::jwt::jose::{ClaimsView, JoseHeader, string};
 use crate::jwt::mapping::ClaimMapping;
@@ -32,6 +33,7 @@ pub struct JwtRules {
     leeway: Duration,
     typ: TypPolicy,
     mapping: ClaimMapping,
+    dpop: DpopPolicy,
 }
 
 /// The claims a verified token yielded.
@@ -42,6 +44,8 @@ pub(crate) struct CheckedClaims {
     pub(crate) scopes: Scopes,
     pub(crate) roles: Scopes,
     pub(crate) expires_at: u64,
+    /// `cnf.jkt`: the DPoP key the token is bound to.
+    pub(crate) dpop_jkt: Option<String>,
 }
 
 impl JwtRules {
@@ -54,7 +58,22 @@ impl JwtRules {
             leeway: Duration::from_secs(30),
             typ: TypPolicy::Any,
             mapping: ClaimMapping::Standard,
+            dpop: DpopPolicy::Allowed,
         }
+    }
+
+    /// Whether this issuer's tokens may or must be DPoP-bound (RFC 9449).
+    /// Default [`DpopPolicy::Allowed`]: DPoP-bound tokens are accepted
+    /// with a valid proof once the authenticator has DPoP enabled
+    /// ([`AuthenticatorBuilder::dpop`](crate::AuthenticatorBuilder::dpop)).
+    pub fn dpop(mut self, policy: DpopPolicy) -> Self {
+        self.dpop = policy;
+        self
+    }
+
+    /// The DPoP policy.
+    pub fn dpop_policy(&self) -> DpopPolicy {
+        self.dpop
     }
 
     /// Where this issuer's tokens keep scopes and roles. Default
@@ -125,7 +144,14 @@ impl JwtRules {
         };
         let (scopes, roles) = self.mapping.map(claims).map_err(AuthError::InvalidToken)?;
         let client_id = [claims.client_id, claims.azp, claims.cid].into_iter().find_map(string).map(Cow::into_owned);
-        Ok(CheckedClaims { subject, client_id, scopes, roles, expires_at })
+        let dpop_jkt = match claims.cnf {
+            None => None,
+            Some(cnf) => {
+                let cnf = serde_json::from_str(cnf.get()).map_err(|_| AuthError::InvalidToken("malformed confirmation"))?;
+                crate::dpop::confirmation_jkt(&cnf).map_err(AuthError::InvalidToken)?
+            }
+        };
+        Ok(CheckedClaims { subject, client_id, scopes, roles, expires_at, dpop_jkt })
     }
 
     fn check_audience(&self, aud: Option<&RawValue>) -> Result<(), AuthError> {
@@ -177,7 +203,7 @@ fn check_token_kind(policy: TypPolicy, header: &JoseHeader, claims: &ClaimsView<
 
 /// A NumericDate (RFC 7519 §2): a non-negative JSON number of seconds.
 /// Fractions are truncated; anything else (strings, negatives, huge floats) is refused.
-fn numeric_date(raw: &RawValue) -> Option<u64> {
+pub(crate) fn numeric_date(raw: &RawValue) -> Option<u64> {
     // The common case, a plain integer, without building a `Value`.
     if let Ok(seconds) = raw.get().parse::<u64>() {
         return Some(seconds);

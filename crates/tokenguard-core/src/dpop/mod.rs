@@ -1,0 +1,174 @@
+//! DPoP (RFC 9449): access tokens bound to a key the client holds.
+//!
+//! A DPoP-bound token names the thumbprint of the client's public key in
+//! `cnf.jkt`. With every request the client sends `Authorization: DPoP
+//! <token>` and a fresh proof in the `DPoP` header: a JWT (`typ: dpop+jwt`)
+//! signed with that key, carrying the key (`jwk`), the request's method
+//! (`htm`) and URI (`htu`), when it was made (`iat`), a unique id (`jti`)
+//! and the hash of the access token (`ath`). A stolen token is useless
+//! without the private key, and a captured proof cannot be replayed.
+//!
+//! Enable it with [`AuthenticatorBuilder::dpop`](crate::AuthenticatorBuilder::dpop);
+//! each issuer then says whether it allows or requires DPoP
+//! ([`JwtRules::dpop`](crate::JwtRules::dpop)). Bound tokens are never
+//! accepted as plain bearer tokens, whatever the policy.
+
+mod proof;
+mod replay;
+mod thumbprint;
+
+pub use proof::DpopRequest;
+pub use replay::{MemoryReplayCache, ProofId, ReplayCache, ReplayCacheError};
+pub use thumbprint::{access_token_hash, jwk_thumbprint};
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use serde_json::Value;
+
+use crate::ConfigError;
+use crate::credential::Scheme;
+use crate::error::AuthError;
+
+/// Whether an issuer's tokens may, or must, be DPoP-bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DpopPolicy {
+    /// Only bearer tokens; `Authorization: DPoP` is refused for this issuer.
+    Off,
+    /// Bearer tokens and DPoP-bound tokens with a valid proof (when the
+    /// authenticator has DPoP enabled).
+    #[default]
+    Allowed,
+    /// Only DPoP-bound tokens with a valid proof.
+    Required,
+}
+
+impl DpopPolicy {
+    /// Whether a token with confirmation `jkt`, presented with `scheme`, fits
+    /// this policy. Bound tokens never pass as bearer tokens (RFC 9449 §7.2).
+    pub(crate) fn check(self, scheme: Scheme, jkt: Option<&str>) -> Result<(), AuthError> {
+        match (scheme, self, jkt) {
+            (Scheme::DPoP, DpopPolicy::Off, _) => Err(AuthError::InvalidToken("DPoP is not accepted for this issuer")),
+            (Scheme::DPoP, _, None) => Err(AuthError::InvalidToken("the token is not DPoP-bound")),
+            (Scheme::DPoP, _, Some(_)) => Ok(()),
+            (_, _, Some(_)) => Err(AuthError::InvalidToken("a DPoP-bound token must be sent with a DPoP proof")),
+            (_, DpopPolicy::Required, None) => Err(AuthError::InvalidToken("this issuer requires DPoP-bound tokens")),
+            (_, _, None) => Ok(()),
+        }
+    }
+}
+
+/// How DPoP proofs are checked.
+#[derive(Clone)]
+pub struct DpopOptions {
+    /// Proof signature algorithms accepted (asymmetric only). Default:
+    /// ES256, ES384, RS256, PS256, EdDSA.
+    pub algorithms: Vec<Algorithm>,
+    /// How old a proof's `iat` may be. Default 60 s.
+    pub max_age: Duration,
+    /// How far in the future a proof's `iat` may be (clock skew). Default 5 s.
+    pub leeway: Duration,
+    /// The public origin (and optional path prefix) of this API, e.g.
+    /// `https://api.example.com`, that proofs' `htu` must name. Without
+    /// it, the request's `Host` header is trusted for the authority and
+    /// either `http` or `https` is accepted when the scheme is unknown:
+    /// set it in production, especially behind a proxy.
+    pub origin: Option<String>,
+    /// Where used proofs are remembered. Default: a [`MemoryReplayCache`]
+    /// of 262,144 proofs (one process; use a shared cache for a fleet).
+    pub replay_cache: Arc<dyn ReplayCache>,
+}
+
+impl Default for DpopOptions {
+    fn default() -> Self {
+        Self {
+            algorithms: vec![Algorithm::ES256, Algorithm::ES384, Algorithm::RS256, Algorithm::PS256, Algorithm::EdDSA],
+            max_age: Duration::from_secs(60),
+            leeway: Duration::from_secs(5),
+            origin: None,
+            replay_cache: Arc::new(MemoryReplayCache::default()),
+        }
+    }
+}
+
+impl std::fmt::Debug for DpopOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopOptions")
+            .field("algorithms", &self.algorithms)
+            .field("max_age", &self.max_age)
+            .field("leeway", &self.leeway)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks DPoP proofs (RFC 9449 §4.3) against the request they came with.
+#[derive(Debug)]
+pub struct DpopVerifier {
+    options: DpopOptions,
+    /// `origin` without a trailing slash, checked to be an absolute http(s) URL.
+    origin: Option<String>,
+}
+
+impl DpopVerifier {
+    /// Checks `options`: at least one algorithm, none symmetric, and a
+    /// usable origin.
+    pub fn new(options: DpopOptions) -> Result<Self, ConfigError> {
+        let symmetric = [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
+        if options.algorithms.is_empty() || options.algorithms.iter().any(|alg| symmetric.contains(alg)) {
+            return Err(ConfigError::DpopAlgorithms);
+        }
+        let origin = match &options.origin {
+            Some(origin) => {
+                let url = crate::fetch::check_url(origin).map_err(ConfigError::Url)?;
+                if url.query().is_some() || url.fragment().is_some() {
+                    return Err(ConfigError::Url("the DPoP origin cannot have a query or fragment"));
+                }
+                Some(url.as_str().trim_end_matches('/').to_owned())
+            }
+            None => None,
+        };
+        Ok(Self { options, origin })
+    }
+
+    /// The proof algorithms accepted, as announced in `algs` challenges.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.options.algorithms
+    }
+
+    /// Checks the proof of `request` for `access_token`, whose confirmation
+    /// is `jkt`, and records it as used.
+    pub(crate) async fn verify(&self, request: &DpopRequest<'_>, access_token: &str, jkt: &str) -> Result<(), AuthError> {
+        let proof = proof::check(request, access_token, &self.options, self.origin.as_deref())?;
+        if proof.thumbprint != jkt {
+            return Err(AuthError::InvalidToken("the DPoP proof key does not match the token"));
+        }
+        let ttl = self.options.max_age + self.options.leeway * 2;
+        match self.options.replay_cache.first_use(proof.id, ttl).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(AuthError::InvalidDpopProof("DPoP proof replayed")),
+            Err(error) => {
+                tracing::warn!(%error, "DPoP proof refused: replay cache");
+                Err(AuthError::Unavailable { reason: "DPoP replay protection unavailable", retry_after: Duration::from_secs(1) })
+            }
+        }
+    }
+}
+
+
+/// Reads a confirmation claim (`cnf`, RFC 7800): `Some(jkt)` for a DPoP
+/// binding (RFC 9449 §6), `None` when absent. Any other confirmation method
+/// (mTLS `x5t#S256`, RFC 8705…) cannot be checked here, so such a token is
+/// refused rather than accepted unconstrained.
+pub(crate) fn confirmation_jkt(cnf: &Value) -> Result<Option<String>, &'static str> {
+    match cnf {
+        Value::Null => Ok(None),
+        Value::Object(members) => match (members.get("jkt"), members.len()) {
+            (Some(Value::String(jkt)), 1) if !jkt.is_empty() => Ok(Some(jkt.clone())),
+            (Some(_), 1) => Err("malformed confirmation"),
+            _ => Err("unsupported confirmation method"),
+        },
+        _ => Err("malformed confirmation"),
+    }
+}
