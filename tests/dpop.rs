@@ -7,9 +7,7 @@ mod common;
 
 use common::{Reply, Server, adapters, plain_challenges};
 use serde_json::json;
-use tokenguard_testkit::{
-    DpopKey, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, KeyAlg, TestIssuer, now,
-};
+use tokenguard_testkit::{DpopKey, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, KeyAlg, TestIssuer, now};
 
 const ALGS: &str = "ES256 ES384 RS256 PS256 EdDSA";
 
@@ -44,9 +42,7 @@ async fn dpop_request(server: &Server, method: &str, path: &str, token: &str, pr
 }
 
 fn dpop_error(code: &str, description: &str) -> Vec<String> {
-    vec![format!(
-        r#"DPoP realm="tokenguard", error="{code}", error_description="{description}", algs="{ALGS}""#
-    )]
+    vec![format!(r#"DPoP realm="tokenguard", error="{code}", error_description="{description}", algs="{ALGS}""#)]
 }
 
 fn assert_refused(reply: &Reply, status: u16, challenge: Vec<String>, case: &str) {
@@ -145,18 +141,22 @@ async fn every_proof_check_has_its_answer() {
                 vec![key.proof("GET", "http://api.example/me").access_token(&token).sign()],
                 invalid_proof("the DPoP proof is for another URI"),
             ),
-            (
-                "stale iat",
-                vec![proof().claim("iat", now() - 120).sign()],
-                invalid_proof("the DPoP proof is too old"),
-            ),
+            ("stale iat", vec![proof().claim("iat", now() - 120).sign()], invalid_proof("the DPoP proof is too old")),
             (
                 "future iat",
                 vec![proof().claim("iat", now() + 120).sign()],
                 invalid_proof("the DPoP proof is from the future"),
             ),
-            ("no iat", vec![proof().claim("iat", serde_json::Value::Null).sign()], invalid_proof("the DPoP proof needs an iat")),
-            ("no jti", vec![proof().claim("jti", serde_json::Value::Null).sign()], invalid_proof("the DPoP proof needs a jti")),
+            (
+                "no iat",
+                vec![proof().claim("iat", serde_json::Value::Null).sign()],
+                invalid_proof("the DPoP proof needs an iat"),
+            ),
+            (
+                "no jti",
+                vec![proof().claim("jti", serde_json::Value::Null).sign()],
+                invalid_proof("the DPoP proof needs a jti"),
+            ),
             (
                 "no ath",
                 vec![key.proof("GET", &url).sign()],

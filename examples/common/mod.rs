@@ -9,8 +9,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokenguard::apikey;
 use tokenguard::{
-    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, ClaimMapping, DpopOptions, DpopPolicy, IntrospectionOptions,
-    IntrospectionVerifier, JwksOptions, JwtRules, KeyStore, ProtectedResourceMetadata, Scopes, Secret, StaticKey,
+    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, ClaimMapping, DpopOptions, DpopPolicy,
+    IntrospectionOptions, IntrospectionVerifier, JwksOptions, JwtRules, KeyStore, ProtectedResourceMetadata, Scopes,
+    Secret, StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
 

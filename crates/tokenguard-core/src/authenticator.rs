@@ -260,7 +260,7 @@ impl Authenticator {
             }
             // Opaque DPoP tokens can only be introspected: API keys are never bound.
             Scheme::DPoP => match &self.inner.introspection {
-                Some(introspection) => self.introspect(introspection, token, scheme).await,
+                Some(introspection) => introspection.verify_presented(token, scheme).await,
                 None => Err(AuthError::InvalidToken("unsupported token")),
             },
             Scheme::Bearer => match (&self.inner.api_keys, &self.inner.introspection) {
@@ -274,7 +274,7 @@ impl Authenticator {
                         tokens.insert_api_key(token, scheme, &principal);
                         return Ok(principal);
                     }
-                    self.introspect(introspection, token, scheme).await
+                    introspection.verify_presented(token, scheme).await
                 }
                 (Some(api_keys), None) => self.verify_api_key(api_keys, token, scheme).await,
                 (None, None) => Err(AuthError::InvalidToken("unsupported token")),
@@ -284,19 +284,6 @@ impl Authenticator {
                 None => Err(AuthError::InvalidToken("unsupported token")),
             },
         }
-    }
-
-    /// Introspected tokens follow [`DpopPolicy::Allowed`]: bound ones need
-    /// the DPoP scheme, unbound ones the Bearer scheme.
-    async fn introspect(
-        &self,
-        introspection: &IntrospectionVerifier,
-        token: &str,
-        scheme: Scheme,
-    ) -> Result<Principal, AuthError> {
-        let principal = introspection.verify(token).await?;
-        DpopPolicy::Allowed.check(scheme, principal.dpop_jkt())?;
-        Ok(principal)
     }
 
     async fn verify_api_key(

@@ -90,9 +90,9 @@ impl AuthError {
     pub fn description(&self) -> &'static str {
         match self {
             AuthError::MissingCredentials => "authentication is required",
-            AuthError::InvalidRequest(reason) | AuthError::InvalidToken(reason) | AuthError::InvalidDpopProof(reason) => {
-                reason
-            }
+            AuthError::InvalidRequest(reason)
+            | AuthError::InvalidToken(reason)
+            | AuthError::InvalidDpopProof(reason) => reason,
             AuthError::InsufficientScope { .. } => "the credential lacks the required scope",
             AuthError::InsufficientRole { .. } => "the credential lacks the required role",
             AuthError::Unavailable { reason, .. } => reason,
@@ -295,7 +295,6 @@ impl Default for Challenges {
         }
     }
 }
-
 
 /// Every part of a challenge is built from fixed strings, the realm and scope
 /// names, all checked to be printable ASCII, so this cannot fail in practice.

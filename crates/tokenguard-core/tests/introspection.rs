@@ -67,7 +67,11 @@ async fn inactive_and_foreign_answers_are_invalid_tokens_and_briefly_cached() {
         (issuer.token().claim("token_type", "refresh_token").opaque(), "not a bearer access token"),
         (
             issuer.token().claim("cnf", serde_json::json!({"jkt": "abc"})).opaque(),
-            "sender-constrained token used as a bearer token",
+            "a DPoP-bound token must be sent with a DPoP proof",
+        ),
+        (
+            issuer.token().claim("cnf", serde_json::json!({"x5t#S256": "abc"})).opaque(),
+            "unsupported confirmation method",
         ),
         (issuer.token().expires_in(-1).opaque(), "token is not active"),
     ];

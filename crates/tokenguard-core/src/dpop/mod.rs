@@ -139,7 +139,12 @@ impl DpopVerifier {
 
     /// Checks the proof of `request` for `access_token`, whose confirmation
     /// is `jkt`, and records it as used.
-    pub(crate) async fn verify(&self, request: &DpopRequest<'_>, access_token: &str, jkt: &str) -> Result<(), AuthError> {
+    pub(crate) async fn verify(
+        &self,
+        request: &DpopRequest<'_>,
+        access_token: &str,
+        jkt: &str,
+    ) -> Result<(), AuthError> {
         let proof = proof::check(request, access_token, &self.options, self.origin.as_deref())?;
         if proof.thumbprint != jkt {
             return Err(AuthError::InvalidToken("the DPoP proof key does not match the token"));
@@ -150,12 +155,14 @@ impl DpopVerifier {
             Ok(false) => Err(AuthError::InvalidDpopProof("DPoP proof replayed")),
             Err(error) => {
                 tracing::warn!(%error, "DPoP proof refused: replay cache");
-                Err(AuthError::Unavailable { reason: "DPoP replay protection unavailable", retry_after: Duration::from_secs(1) })
+                Err(AuthError::Unavailable {
+                    reason: "DPoP replay protection unavailable",
+                    retry_after: Duration::from_secs(1),
+                })
             }
         }
     }
 }
-
 
 /// Reads a confirmation claim (`cnf`, RFC 7800): `Some(jkt)` for a DPoP
 /// binding (RFC 9449 §6), `None` when absent. Any other confirmation method

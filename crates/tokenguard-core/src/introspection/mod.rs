@@ -14,8 +14,9 @@
 //!   tokens not in the cache get 503 with `Retry-After` — a flood of
 //!   distinct tokens while the endpoint is down costs one call per back-off.
 //! - **Strict**: see the refusals listed on the answer checks — `iss` and
-//!   `aud` when named, a `Bearer` `token_type` required, no sender-constrained
-//!   tokens.
+//!   `aud` when named, a `Bearer` `token_type` required (`DPoP` for a
+//!   DPoP-bound token, accepted only with its proof), no other
+//!   sender-constrained tokens.
 
 mod answer;
 
@@ -29,7 +30,9 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::ConfigError;
+use crate::credential::Scheme;
 use crate::discovery::LazyEndpoint;
+use crate::dpop::DpopPolicy;
 use crate::error::AuthError;
 use crate::fetch::{Fetcher, HttpOptions, client_form};
 use crate::jwt::rules::now;
@@ -208,8 +211,22 @@ impl IntrospectionVerifier {
         &self.inner.options.issuer
     }
 
-    /// Verifies an opaque token.
+    /// Verifies an opaque bearer token. A DPoP-bound token (`cnf.jkt`) is
+    /// refused here: its proof is checked by the [`Authenticator`](crate::Authenticator).
     pub async fn verify(&self, token: &str) -> Result<Principal, AuthError> {
+        self.verify_presented(token, Scheme::Bearer).await
+    }
+
+    /// Verifies an opaque token sent with `scheme`: bound tokens need the
+    /// DPoP scheme (and the caller must then check the proof), unbound ones
+    /// the Bearer scheme.
+    pub(crate) async fn verify_presented(&self, token: &str, scheme: Scheme) -> Result<Principal, AuthError> {
+        let principal = self.verify_any(token).await?;
+        DpopPolicy::Allowed.check(scheme, principal.dpop_jkt())?;
+        Ok(principal)
+    }
+
+    async fn verify_any(&self, token: &str) -> Result<Principal, AuthError> {
         let digest = digest(token);
         let cached = match self.inner.cache.get(&digest).await {
             Some(cached) => cached,

@@ -147,7 +147,8 @@ impl JwtRules {
         let dpop_jkt = match claims.cnf {
             None => None,
             Some(cnf) => {
-                let cnf = serde_json::from_str(cnf.get()).map_err(|_| AuthError::InvalidToken("malformed confirmation"))?;
+                let cnf =
+                    serde_json::from_str(cnf.get()).map_err(|_| AuthError::InvalidToken("malformed confirmation"))?;
                 crate::dpop::confirmation_jkt(&cnf).map_err(AuthError::InvalidToken)?
             }
         };
