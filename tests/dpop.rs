@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Reply, Server, adapters, plain_challenges};
+use common::{Reply, Server, adapters, assert_no_secret, plain_challenges};
 use serde_json::json;
 use tokenguard_testkit::{DpopKey, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, KeyAlg, TestIssuer, now};
 
@@ -177,15 +177,20 @@ async fn every_proof_check_has_its_answer() {
         let once = proof().claim("jti", "fixed-jti-1").sign();
         cases.push(("first use", vec![once.clone()], (200, Vec::new())));
         cases.push(("replayed jti", vec![once], invalid_proof("DPoP proof replayed")));
+        let mut secrets = vec![token.clone()];
         for (case, proofs, (status, challenge)) in cases {
-            let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
-            let reply = dpop_request(&server, "GET", "/me", &token, &proofs).await;
+            let sent: Vec<&str> = proofs.iter().map(String::as_str).collect();
+            let reply = dpop_request(&server, "GET", "/me", &token, &sent).await;
             if status == 200 {
                 assert_eq!(reply.status, 200, "{case}: {}", reply.text);
             } else {
                 assert_refused(&reply, status, challenge, case);
             }
+            assert_no_secret(&reply.text, &secrets, case);
+            secrets.extend(proofs.into_iter().filter(|proof| proof.len() > 20));
         }
+        // Neither the token nor any proof reaches the debug/trace logs.
+        assert_no_secret(&server.logs(), &secrets, "server logs");
     }
 }
 
