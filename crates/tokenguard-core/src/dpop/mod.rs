@@ -12,6 +12,21 @@
 //! each issuer then says whether it allows or requires DPoP
 //! ([`JwtRules::dpop`](crate::JwtRules::dpop)). Bound tokens are never
 //! accepted as plain bearer tokens, whatever the policy.
+//!
+//! ```no_run
+//! use tokenguard_core::{Authenticator, DpopOptions, DpopPolicy, JwksOptions, JwtRules};
+//!
+//! let authenticator = Authenticator::builder()
+//!     .oidc_issuer(
+//!         JwtRules::new("https://idp.example/realms/demo", ["my-api"]).dpop(DpopPolicy::Required),
+//!         JwksOptions::default(),
+//!     )
+//!     // Proofs must name this origin in `htu`, whatever `Host` says.
+//!     .dpop(DpopOptions { origin: Some("https://api.example".into()), ..DpopOptions::default() })
+//!     .build()
+//!     .expect("valid configuration");
+//! assert!(authenticator.dpop_enabled());
+//! ```
 
 mod proof;
 mod replay;
@@ -177,5 +192,53 @@ pub(crate) fn confirmation_jkt(cnf: &Value) -> Result<Option<String>, &'static s
             _ => Err("unsupported confirmation method"),
         },
         _ => Err("malformed confirmation"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Authenticator, JwksOptions, JwtRules};
+    use serde_json::json;
+
+    #[test]
+    fn policies_decide_by_scheme_and_binding() {
+        let bound = Some("jkt");
+        for (scheme, policy, jkt, accepted) in [
+            (Scheme::DPoP, DpopPolicy::Allowed, bound, true),
+            (Scheme::DPoP, DpopPolicy::Required, bound, true),
+            (Scheme::DPoP, DpopPolicy::Off, bound, false),
+            (Scheme::DPoP, DpopPolicy::Allowed, None, false),
+            (Scheme::Bearer, DpopPolicy::Allowed, None, true),
+            (Scheme::Bearer, DpopPolicy::Off, None, true),
+            (Scheme::Bearer, DpopPolicy::Required, None, false),
+            (Scheme::Bearer, DpopPolicy::Off, bound, false),
+            (Scheme::Bearer, DpopPolicy::Allowed, bound, false),
+        ] {
+            assert_eq!(policy.check(scheme, jkt).is_ok(), accepted, "{scheme} {policy:?} {jkt:?}");
+        }
+    }
+
+    #[test]
+    fn only_dpop_confirmations_are_understood() {
+        assert_eq!(confirmation_jkt(&json!({"jkt": "abc"})), Ok(Some("abc".to_owned())));
+        assert_eq!(confirmation_jkt(&Value::Null), Ok(None));
+        assert_eq!(confirmation_jkt(&json!({"x5t#S256": "abc"})), Err("unsupported confirmation method"));
+        assert_eq!(confirmation_jkt(&json!({"jkt": "abc", "x5t#S256": "d"})), Err("unsupported confirmation method"));
+        assert_eq!(confirmation_jkt(&json!({"jkt": ""})), Err("malformed confirmation"));
+        assert_eq!(confirmation_jkt(&json!("abc")), Err("malformed confirmation"));
+    }
+
+    #[test]
+    fn configuration_mistakes_are_refused_at_build() {
+        let required = JwtRules::new("https://idp.example", ["api"]).dpop(DpopPolicy::Required);
+        let error = Authenticator::builder().oidc_issuer(required, JwksOptions::default()).build().unwrap_err();
+        assert_eq!(error, ConfigError::DpopNotEnabled("https://idp.example".into()));
+        let hmac = DpopOptions { algorithms: vec![Algorithm::ES256, Algorithm::HS256], ..DpopOptions::default() };
+        assert_eq!(DpopVerifier::new(hmac).unwrap_err(), ConfigError::DpopAlgorithms);
+        let none = DpopOptions { algorithms: Vec::new(), ..DpopOptions::default() };
+        assert_eq!(DpopVerifier::new(none).unwrap_err(), ConfigError::DpopAlgorithms);
+        let query = DpopOptions { origin: Some("https://api.example/?a=b".into()), ..DpopOptions::default() };
+        assert!(DpopVerifier::new(query).is_err());
     }
 }
