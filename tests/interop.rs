@@ -287,3 +287,37 @@ async fn the_client_side_layer_gets_tokens_from_the_provider() {
     assert!(out.contains("GET /me → 401 Unauthorized"), "{out}");
     assert_clean_logs(&server, &[]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dpop_bound_tokens_from_the_provider_need_their_proof() {
+    let keys = TempDir::new("interop-dpop");
+    let provider = OidcProvider::start(&keys, 0, false).await;
+    let key = tokenguard_testkit::DpopKey::generate(tokenguard_testkit::KeyAlg::Es256);
+    // oidc-provider computes `cnf.jkt` itself: our thumbprint must agree with it.
+    let jwt = provider.dpop_client_credentials(&key, "urn:tokenguard:rs256").await;
+    let opaque = provider.dpop_client_credentials(&key, "urn:tokenguard:opaque").await;
+    let issuers = format!("{}#dpop=allowed", provider.issuer);
+    for adapter in adapters() {
+        println!("adapter: {adapter:?}");
+        let server = example(adapter, &issuers, &[]).await;
+        let url = format!("{}/me", server.base);
+        for (token, kind) in [(&jwt, "jwt"), (&opaque, "introspected")] {
+            let proof = key.proof("GET", &url).access_token(token).sign();
+            let authorization = format!("DPoP {token}");
+            let headers: [(&str, &[u8]); 2] = [("authorization", authorization.as_bytes()), ("dpop", proof.as_bytes())];
+            let me = server.request("GET", "/me", &headers, None).await;
+            assert_eq!((me.status, me.json()["kind"].clone()), (200, json!(kind)), "{}", me.text);
+            assert_eq!(me.json()["subject"], "service");
+            // The same proof again is a replay; the token as a bearer token is a downgrade.
+            let replay = server.request("GET", "/me", &headers, None).await;
+            assert_eq!(replay.json()["error_description"], "DPoP proof replayed", "{}", replay.text);
+            let bearer = server.get("/me", Some(&bearer(token))).await;
+            assert_eq!(bearer.status, 401);
+            assert_eq!(
+                bearer.www_authenticate,
+                error_challenge("Bearer", "invalid_token", "a DPoP-bound token must be sent with a DPoP proof")
+            );
+        }
+        assert_clean_logs(&server, &[jwt.clone(), opaque.clone()]);
+    }
+}

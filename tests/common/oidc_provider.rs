@@ -107,16 +107,27 @@ impl OidcProvider {
 
     /// POSTs a form to `path` with HTTP Basic client authentication.
     pub async fn post(&self, path: &str, client: (&str, &str), form: &[(&str, &str)]) -> (u16, Value) {
+        self.post_with(path, client, form, &[]).await
+    }
+
+    /// Like [`OidcProvider::post`], with extra request headers.
+    pub async fn post_with(
+        &self,
+        path: &str,
+        client: (&str, &str),
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let body: Vec<String> = form.iter().map(|(name, value)| format!("{name}={}", encode(value))).collect();
-        let response = self
+        let mut request = self
             .client
             .post(format!("{}{path}", self.issuer))
             .basic_auth(client.0, Some(client.1))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body.join("&"))
-            .send()
-            .await
-            .expect("the provider answers");
+            .header("content-type", "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.body(body.join("&")).send().await.expect("the provider answers");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -135,6 +146,16 @@ impl OidcProvider {
     pub async fn client_credentials(&self, scope: &str, resource: &str) -> String {
         let form = [("grant_type", "client_credentials"), ("scope", scope), ("resource", resource)];
         self.tokens(SERVICE, &form).await.access_token
+    }
+
+    /// A DPoP-bound client-credentials access token (RFC 9449 §5): the
+    /// token request carries a proof made with `key`.
+    pub async fn dpop_client_credentials(&self, key: &tokenguard_testkit::DpopKey, resource: &str) -> String {
+        let proof = key.proof("POST", &format!("{}/token", self.issuer)).sign();
+        let form = [("grant_type", "client_credentials"), ("scope", "read"), ("resource", resource)];
+        let (status, body) = self.post_with("/token", SERVICE, &form, &[("dpop", &proof)]).await;
+        assert_eq!((status, &body["token_type"]), (200, &Value::from("DPoP")), "token endpoint: {body}");
+        body["access_token"].as_str().expect("access_token").to_owned()
     }
 
     /// Tokens for alice through the password grant.
