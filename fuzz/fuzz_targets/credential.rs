@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tokenguard_core::credential::{from_authorization_values, parse_authorization};
-use tokenguard_core::{AuthError, Scheme};
+use tokenguard_core::AuthError;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Some(credential)) = parse_authorization(data) {
@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         // Whatever is accepted is a non-empty token made of b64token characters.
         assert!(!token.is_empty());
         assert!(token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b)), "{token:?}");
-        assert!(matches!(credential.scheme(), Scheme::Bearer | Scheme::Token));
+        // The scheme is the one the value names (case-insensitively), then a space.
+        let name = credential.scheme().as_str().as_bytes();
+        let value = &data[data.iter().position(|&b| b != b' ' && b != b'\t').unwrap_or(data.len())..];
+        assert!(value.len() > name.len() && value[..name.len()].eq_ignore_ascii_case(name) && value[name.len()] == b' ');
     }
     // Several header values (split at newlines): two or more is always malformed.
     let values: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
