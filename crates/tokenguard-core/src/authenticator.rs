@@ -96,6 +96,27 @@ impl Authenticator {
         self.authenticate_values(headers.get_all(http::header::AUTHORIZATION).iter().map(header_bytes), mode).await
     }
 
+    /// Decides a request from its headers alone when that needs no
+    /// verification: a credential verified before (the hot path: one cache
+    /// lookup, no allocation) or no credential at all. `None` means the
+    /// credential must be verified with [`Authenticator::authenticate_http`].
+    ///
+    /// Adapters call this first so that the common case costs neither a
+    /// boxed future nor a clone of the inner service.
+    pub fn authenticate_cached(
+        &self,
+        headers: &HeaderMap,
+        mode: Mode,
+    ) -> Option<Result<Option<Authenticated>, Rejection>> {
+        let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
+        match (values.next(), values.next()) {
+            (None, _) if mode == Mode::Optional => Some(Ok(None)),
+            (None, _) => Some(Err(Rejection { error: AuthError::MissingCredentials, scheme: None })),
+            (Some(value), None) => self.cached(value.as_bytes()).map(|authenticated| Ok(Some(authenticated))),
+            (Some(_), Some(_)) => None,
+        }
+    }
+
     /// Authenticates a request from its method, URI and headers: every
     /// scheme, DPoP included.
     pub async fn authenticate_http(

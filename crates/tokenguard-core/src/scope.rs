@@ -183,7 +183,8 @@ mod tests {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScopeRequirement {
     names: Scopes,
-    display: Box<str>,
+    /// Shared: guards are cloned with their service on every request.
+    display: Arc<str>,
     of: Of,
     any: bool,
 }
@@ -226,7 +227,7 @@ impl ScopeRequirement {
             !names.is_empty() && names.iter().all(is_scope_token),
             "a required scope or role must be a non-empty RFC 6749 scope token"
         );
-        let display = names.iter().collect::<Vec<_>>().join(" ").into_boxed_str();
+        let display: Arc<str> = names.iter().collect::<Vec<_>>().join(" ").into();
         Self { names, display, of, any }
     }
 

@@ -60,19 +60,36 @@ where
 {
     type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = AuthFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        // The hot path, decided without I/O: the inner service that was
+        // driven to readiness is called right here — no clone, no box.
+        match self.authenticator.authenticate_cached(request.headers(), self.mode) {
+            Some(Ok(authenticated)) => {
+                let scheme = authenticated.map(|authenticated| {
+                    request.extensions_mut().insert(authenticated.principal);
+                    authenticated.scheme
+                });
+                request.extensions_mut().insert(AuthContext::new(self.authenticator.clone(), scheme));
+                return AuthFuture::inner(self.inner.call(request));
+            }
+            Some(Err(rejection)) => {
+                let response = self.authenticator.render(&rejection).into_http_for(request.headers(), error_body);
+                return AuthFuture::answered(response);
+            }
+            None => {}
+        }
         // The clone that was driven to readiness is the one we must call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = self.authenticator.clone();
         let mode = self.mode;
-        Box::pin(async move {
+        AuthFuture::verifying(Box::pin(async move {
             let authenticated =
                 authenticator.authenticate_http(request.method(), request.uri(), request.headers(), mode).await;
             let scheme = match authenticated {
@@ -87,6 +104,59 @@ where
             };
             request.extensions_mut().insert(AuthContext::new(authenticator, scheme));
             inner.call(request).await.map(|response| response.map(Either::Left))
-        })
+        }))
+    }
+}
+
+type Verifying<B, E> = Pin<Box<dyn Future<Output = Result<Response<AuthBody<B>>, E>> + Send>>;
+
+pin_project_lite::pin_project! {
+    /// Response future of [`Auth`]: the inner service's future when the
+    /// request was decided at once (a cached credential), an answer, or the
+    /// boxed verification of a new credential.
+    pub struct AuthFuture<F, B, E> {
+        #[pin]
+        state: State<F, B, E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, B, E> {
+        Inner { #[pin] future: F },
+        Answered { response: Option<Response<AuthBody<B>>> },
+        Verifying { future: Verifying<B, E> },
+    }
+}
+
+impl<F, B, E> AuthFuture<F, B, E> {
+    fn inner(future: F) -> Self {
+        Self { state: State::Inner { future } }
+    }
+
+    fn answered(response: Response<AuthBody<B>>) -> Self {
+        Self { state: State::Answered { response: Some(response) } }
+    }
+
+    fn verifying(future: Verifying<B, E>) -> Self {
+        Self { state: State::Verifying { future } }
+    }
+}
+
+impl<F, B, E> Future for AuthFuture<F, B, E>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = Result<Response<AuthBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProj::Inner { future } => future.poll(cx).map_ok(|response| response.map(Either::Left)),
+            StateProj::Answered { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => Poll::Pending,
+            },
+            StateProj::Verifying { future } => future.as_mut().poll(cx),
+        }
     }
 }

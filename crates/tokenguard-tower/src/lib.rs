@@ -38,7 +38,7 @@ mod auth;
 mod authorize_request;
 mod require_scope;
 
-pub use auth::{Auth, AuthLayer};
+pub use auth::{Auth, AuthFuture, AuthLayer};
 pub use authorize_request::{AuthorizeRequest, AuthorizeRequestLayer, BoxError};
 pub use require_scope::{RequireRole, RequireScope, RequireScopeService, ResponseFuture as RequireScopeFuture};
 pub use tokenguard_core::axum::PrincipalRejection;
