@@ -24,7 +24,11 @@ cargo build --release --quiet --workspace --bins --examples
 
 work=$(mktemp -d)
 pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+# Servers are started inside $(…) subshells, so their pids come back in files.
+cleanup() {
+  for pid in "${pids[@]}" $(cat "$work"/*.pid 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
 trap cleanup EXIT
 
 # Waits for "$2" to appear in file "$1" (a deadline, not a sleep).
@@ -37,7 +41,7 @@ start_server() { # name binary [env...]; prints the base URL
   local name=$1 binary=$2; shift 2
   env TOKENGUARD_BIND=127.0.0.1:0 TOKIO_WORKER_THREADS=1 RUST_LOG=warn "$@" \
     taskset -c "$SERVER_CORE" "$binary" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
+  echo $! >"$work/$name.pid"
   wait_for_line "$work/$name.out" "listening on"
   sed -n 's/^listening on //p' "$work/$name.out" | head -n 1
 }
