@@ -10,6 +10,7 @@ use tokenguard_core::{AuthContext, Authenticator, Mode};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::require_scope::ResponseFuture;
 use crate::{AuthBody, error_body};
 
 /// Authenticates requests before they reach the inner service.
@@ -111,9 +112,9 @@ where
 type Verifying<B, E> = Pin<Box<dyn Future<Output = Result<Response<AuthBody<B>>, E>> + Send>>;
 
 pin_project_lite::pin_project! {
-    /// Response future of [`Auth`]: the inner service's future when the
-    /// request was decided at once (a cached credential), an answer, or the
-    /// boxed verification of a new credential.
+    /// Response future of [`Auth`]: decided at once (the inner service's
+    /// future for a cached credential, or an answer), or the boxed
+    /// verification of a new credential.
     pub struct AuthFuture<F, B, E> {
         #[pin]
         state: State<F, B, E>,
@@ -123,19 +124,18 @@ pin_project_lite::pin_project! {
 pin_project_lite::pin_project! {
     #[project = StateProj]
     enum State<F, B, E> {
-        Inner { #[pin] future: F },
-        Answered { response: Option<Response<AuthBody<B>>> },
+        Decided { #[pin] future: ResponseFuture<F, B> },
         Verifying { future: Verifying<B, E> },
     }
 }
 
 impl<F, B, E> AuthFuture<F, B, E> {
     fn inner(future: F) -> Self {
-        Self { state: State::Inner { future } }
+        Self { state: State::Decided { future: ResponseFuture::inner(future) } }
     }
 
     fn answered(response: Response<AuthBody<B>>) -> Self {
-        Self { state: State::Answered { response: Some(response) } }
+        Self { state: State::Decided { future: ResponseFuture::rejected(response) } }
     }
 
     fn verifying(future: Verifying<B, E>) -> Self {
@@ -151,11 +151,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Inner { future } => future.poll(cx).map_ok(|response| response.map(Either::Left)),
-            StateProj::Answered { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response)),
-                None => Poll::Pending,
-            },
+            StateProj::Decided { future } => future.poll(cx),
             StateProj::Verifying { future } => future.as_mut().poll(cx),
         }
     }

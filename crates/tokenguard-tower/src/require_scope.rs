@@ -109,7 +109,8 @@ where
 }
 
 pin_project_lite::pin_project! {
-    /// Response future of [`RequireScopeService`].
+    /// Response future of [`RequireScopeService`]: the inner service's
+    /// future, or an answer decided at once (also used by [`Auth`](crate::Auth)).
     pub struct ResponseFuture<F, B> {
         #[pin]
         state: State<F, B>,
@@ -125,11 +126,11 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, B> ResponseFuture<F, B> {
-    fn inner(future: F) -> Self {
+    pub(crate) fn inner(future: F) -> Self {
         Self { state: State::Inner { future } }
     }
 
-    fn rejected(response: Response<AuthBody<B>>) -> Self {
+    pub(crate) fn rejected(response: Response<AuthBody<B>>) -> Self {
         Self { state: State::Rejected { response: Some(response) } }
     }
 }
