@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Adapter, Reply, Server, TempDir, adapters, assert_no_secret, cli, error_challenge, eventually};
+use common::{Adapter, PgSchema, Reply, Server, TempDir, adapters, assert_no_secret, cli, error_challenge, eventually};
 use serde_json::{Value, json};
 
 /// Creates a key with the CLI; returns (id, key).
@@ -160,36 +160,6 @@ async fn cli_errors_have_clear_messages_and_exit_codes() {
 }
 
 // ---- PostgreSQL: two instances sharing one store ----
-
-const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A schema of its own in the `test` database, dropped at the end.
-struct PgSchema {
-    name: String,
-    pool: sqlx::PgPool,
-}
-
-impl PgSchema {
-    async fn create() -> PgSchema {
-        let pool = sqlx::PgPool::connect(PG_ADMIN_URL).await.expect("PostgreSQL on 127.0.0.1:5432 (database test)");
-        let name = format!("tg_test_{}_{}", std::process::id(), common_nanos());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&pool).await.expect("create schema");
-        PgSchema { name, pool }
-    }
-
-    fn url(&self) -> String {
-        format!("{PG_ADMIN_URL}?options=-c%20search_path%3D{}", self.name)
-    }
-
-    async fn drop_schema(self) {
-        let statement = format!("DROP SCHEMA {} CASCADE", self.name);
-        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&self.pool).await.expect("drop schema");
-    }
-}
-
-fn common_nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_keys_in_postgres() {

@@ -277,3 +277,40 @@ async fn without_dpop_enabled_the_scheme_is_foreign_and_bound_tokens_are_refused
         assert_eq!(reply.json()["error_description"], "a DPoP-bound token must be sent with a DPoP proof");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_sharing_postgres_refuses_a_proof_replayed_at_another_instance() {
+    let schema = common::PgSchema::create().await;
+    let store = schema.url();
+    let issuer = TestIssuer::start().await;
+    let issuers = format!("{}#dpop=allowed", issuer.issuer());
+    let env = [("TOKENGUARD_ISSUER", issuers.as_str()), ("TOKENGUARD_KEY_STORE", store.as_str())];
+    // Two instances (both adapters when built) behind one imaginary load balancer.
+    let instances: Vec<common::Adapter> = adapters().into_iter().chain([common::Adapter::Axum]).take(2).collect();
+    let first = Server::start(instances[0], &env).await;
+    let second = Server::start(instances[1], &env).await;
+    let key = DpopKey::generate(KeyAlg::Es256);
+    let token = issuer.token().bound_to(&key).sign();
+    // Proofs name the URI the client called; both instances answer for it.
+    let url = format!("{}/me", first.base);
+    let proof = key.proof("GET", &url).access_token(&token).sign();
+    let authorization = format!("DPoP {token}");
+    let host = first.base.trim_start_matches("http://").to_owned();
+    let headers: [(&str, &[u8]); 3] =
+        [("authorization", authorization.as_bytes()), ("dpop", proof.as_bytes()), ("host", host.as_bytes())];
+    let reply = first.request("GET", "/me", &headers, None).await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let replayed = second.request("GET", "/me", &headers, None).await;
+    assert_refused(
+        &replayed,
+        401,
+        dpop_error("invalid_dpop_proof", "DPoP proof replayed"),
+        "replay at another instance",
+    );
+    let fresh = key.proof("GET", &url).access_token(&token).sign();
+    let headers: [(&str, &[u8]); 3] =
+        [("authorization", authorization.as_bytes()), ("dpop", fresh.as_bytes()), ("host", host.as_bytes())];
+    assert_eq!(second.request("GET", "/me", &headers, None).await.status, 200);
+    drop((first, second));
+    schema.drop_schema().await;
+}

@@ -2,7 +2,6 @@
 //! (../shared/CONTRACT.md), the authenticator built from it, the development
 //! issuer, and the recordings "database". Only the web framework differs.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -10,8 +9,8 @@ use serde_json::{Value, json};
 use tokenguard::apikey;
 use tokenguard::{
     Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, ClaimMapping, DpopOptions, DpopPolicy,
-    IntrospectionOptions, IntrospectionVerifier, JwksOptions, JwtRules, KeyStore, ProtectedResourceMetadata, Scopes,
-    Secret, StaticKey,
+    IntrospectionOptions, IntrospectionVerifier, JwksOptions, JwtRules, ProtectedResourceMetadata, Scopes, Secret,
+    StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
 
@@ -142,8 +141,10 @@ pub struct DevMode {
 }
 
 pub async fn setup(config: &Config) -> Result<Setup, String> {
-    let store: Arc<dyn KeyStore> =
-        tokenguard::store::open(&config.key_store).await.map_err(|e| format!("TOKENGUARD_KEY_STORE: {e}"))?;
+    // A PostgreSQL key store also holds used DPoP proofs, so a fleet shares replay protection.
+    let (store, replay_cache) = tokenguard::store::open_with_replay_cache(&config.key_store)
+        .await
+        .map_err(|e| format!("TOKENGUARD_KEY_STORE: {e}"))?;
     let (issuers, dev) = match config.issuers.as_slice() {
         [_, ..] => (config.issuers.clone(), None),
         [] => {
@@ -185,7 +186,7 @@ pub async fn setup(config: &Config) -> Result<Setup, String> {
         builder = builder.oidc_issuer(rules, JwksOptions::default());
     }
     if issuers.iter().any(|issuer| issuer.dpop != DpopPolicy::Off) {
-        builder = builder.dpop(DpopOptions::default());
+        builder = builder.dpop(DpopOptions { replay_cache, ..DpopOptions::default() });
     }
     // Opaque tokens are introspected at the first issuer.
     let issuer = issuers[0].url.clone();

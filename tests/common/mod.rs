@@ -309,3 +309,33 @@ pub fn assert_no_secret(haystack: &str, secrets: &[String], context: &str) {
         assert!(!haystack.contains(needle), "a credential leaked into {context}");
     }
 }
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// A schema of its own in the `test` database, dropped at the end.
+pub struct PgSchema {
+    name: String,
+    pool: sqlx::PgPool,
+}
+
+impl PgSchema {
+    pub async fn create() -> PgSchema {
+        let pool = sqlx::PgPool::connect(PG_ADMIN_URL).await.expect("PostgreSQL on 127.0.0.1:5432 (database test)");
+        let name = format!("tg_test_{}_{}", std::process::id(), common_nanos());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&pool).await.expect("create schema");
+        PgSchema { name, pool }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{PG_ADMIN_URL}?options=-c%20search_path%3D{}", self.name)
+    }
+
+    pub async fn drop_schema(self) {
+        let statement = format!("DROP SCHEMA {} CASCADE", self.name);
+        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&self.pool).await.expect("drop schema");
+    }
+}
+
+pub fn common_nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}

@@ -30,6 +30,7 @@ pub use postgres::PostgresKeyStore;
 pub use sqlite::SqliteKeyStore;
 
 use crate::apikey::KeyDigest;
+use crate::dpop::{MemoryReplayCache, ReplayCache};
 use crate::scope::Scopes;
 
 /// One API key, as stored. The key itself is never stored, only its digest.
@@ -103,18 +104,29 @@ pub trait KeyStore: Send + Sync + 'static {
 /// Opens the store named by `url`: `memory:`, `sqlite://PATH` or
 /// `postgres://…` (also `postgresql://…`).
 pub async fn open(url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
+    Ok(open_with_replay_cache(url).await?.0)
+}
+
+/// Like [`open`], with the DPoP [`ReplayCache`] that fits the store: the
+/// PostgreSQL store itself, so that a fleet sharing keys shares replay
+/// protection; a [`MemoryReplayCache`] (one process) for the others.
+pub async fn open_with_replay_cache(url: &str) -> Result<(Arc<dyn KeyStore>, Arc<dyn ReplayCache>), StoreError> {
+    let in_process = || Arc::new(MemoryReplayCache::default()) as Arc<dyn ReplayCache>;
     if url == "memory:" {
-        return Ok(Arc::new(MemoryKeyStore::new()));
+        return Ok((Arc::new(MemoryKeyStore::new()), in_process()));
     }
     if url.starts_with("sqlite:") {
         #[cfg(feature = "sqlite")]
-        return Ok(Arc::new(SqliteKeyStore::open(url).await?));
+        return Ok((Arc::new(SqliteKeyStore::open(url).await?), in_process()));
         #[cfg(not(feature = "sqlite"))]
         return Err(StoreError("this build has no SQLite support (feature `sqlite`)".into()));
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
-        return Ok(Arc::new(PostgresKeyStore::open(url).await?));
+        {
+            let store = Arc::new(PostgresKeyStore::open(url).await?);
+            return Ok((store.clone(), store));
+        }
         #[cfg(not(feature = "postgres"))]
         return Err(StoreError("this build has no PostgreSQL support (feature `postgres`)".into()));
     }

@@ -14,20 +14,50 @@ pub(super) type Row = (String, Vec<u8>, String, String, Option<String>, i64, Opt
 /// The schema, as numbered idempotent migrations. `{digest_type}` is `BLOB`
 /// (SQLite) or `BYTEA` (PostgreSQL). Applied in order, each recorded in
 /// `tokenguard_schema_migrations`, so instances starting together converge.
-pub(super) const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE IF NOT EXISTS tokenguard_api_keys (
-        id TEXT PRIMARY KEY,
-        digest {digest_type} NOT NULL UNIQUE,
-        subject TEXT NOT NULL,
-        scopes TEXT NOT NULL,
-        name TEXT,
-        created_at BIGINT NOT NULL,
-        expires_at BIGINT,
-        revoked_at BIGINT,
-        last_used_at BIGINT
-    )",
-)];
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE IF NOT EXISTS tokenguard_api_keys (
+            id TEXT PRIMARY KEY,
+            digest {digest_type} NOT NULL UNIQUE,
+            subject TEXT NOT NULL,
+            scopes TEXT NOT NULL,
+            name TEXT,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT,
+            revoked_at BIGINT,
+            last_used_at BIGINT
+        )",
+    ),
+    // DPoP proofs already used (the store's `ReplayCache`), until `expires_at` (Unix ms).
+    (
+        2,
+        "CREATE TABLE IF NOT EXISTS tokenguard_dpop_proofs (
+            id {digest_type} PRIMARY KEY,
+            expires_at BIGINT NOT NULL
+        )",
+    ),
+];
+
+/// Records a proof unless a live record of it exists (an expired one is
+/// renewed): one row affected means first use.
+pub(super) const RECORD_PROOF: &str = "INSERT INTO tokenguard_dpop_proofs (id, expires_at) VALUES ($1, $2) \
+     ON CONFLICT (id) DO UPDATE SET expires_at = excluded.expires_at WHERE tokenguard_dpop_proofs.expires_at <= $3";
+pub(super) const PURGE_PROOFS: &str = "DELETE FROM tokenguard_dpop_proofs WHERE expires_at <= $1";
+
+/// Expired proof records are deleted once every this many records, so the
+/// table holds the live proofs and at most this many dead ones per instance.
+const PURGE_EVERY: u64 = 1024;
+
+pub(super) fn purge_due() -> bool {
+    static RECORDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    RECORDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % PURGE_EVERY == PURGE_EVERY - 1
+}
+
+pub(super) fn unix_millis() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}
 
 pub(super) const CREATE_MIGRATIONS_TABLE: &str = "CREATE TABLE IF NOT EXISTS tokenguard_schema_migrations (
     version BIGINT PRIMARY KEY,
@@ -92,7 +122,8 @@ pub(super) const REVOKE: &str = "UPDATE tokenguard_api_keys SET revoked_at = COA
 pub(super) const TOUCH: &str = "UPDATE tokenguard_api_keys SET last_used_at = $1 \
      WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)";
 
-/// Implements `migrate` and [`KeyStore`](super::KeyStore) for a store with a
+/// Implements `migrate`, [`KeyStore`](super::KeyStore) and
+/// [`ReplayCache`](crate::dpop::ReplayCache) for a store with a
 /// `pool` field, using the shared statements above.
 macro_rules! impl_sql_key_store {
     ($store:ty, digest_type = $digest_type:literal, begin = $begin:literal, migration_lock = $lock:expr) => {
@@ -185,6 +216,35 @@ macro_rules! impl_sql_key_store {
                     .await
                     .map_err(store_error)?;
                 Ok(())
+            }
+        }
+
+        /// Instances sharing this store share DPoP replay protection: a
+        /// proof used at one is refused at every other.
+        #[async_trait::async_trait]
+        impl crate::dpop::ReplayCache for $store {
+            async fn first_use(
+                &self,
+                id: crate::dpop::ProofId,
+                ttl: std::time::Duration,
+            ) -> Result<bool, crate::dpop::ReplayCacheError> {
+                let unavailable = |error: sqlx::Error| {
+                    tracing::warn!(error = %store_error(error), "DPoP replay cache query failed");
+                    crate::dpop::ReplayCacheError::Unavailable
+                };
+                let now = sql::unix_millis();
+                if sql::purge_due() {
+                    sqlx::query(sql::PURGE_PROOFS).bind(now).execute(&self.pool).await.map_err(unavailable)?;
+                }
+                let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+                let recorded = sqlx::query(sql::RECORD_PROOF)
+                    .bind(id.to_vec())
+                    .bind(now.saturating_add(ttl))
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+                Ok(recorded.rows_affected() == 1)
             }
         }
     };

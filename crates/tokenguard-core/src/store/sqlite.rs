@@ -40,3 +40,31 @@ impl SqliteKeyStore {
 // SQLite serialises writers itself; `BEGIN IMMEDIATE` takes the write lock up
 // front, so a concurrent writer makes it wait (busy_timeout) instead of failing.
 impl_sql_key_store!(SqliteKeyStore, digest_type = "BLOB", begin = "BEGIN IMMEDIATE", migration_lock = None);
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::dpop::ReplayCache;
+
+    #[tokio::test]
+    async fn used_proofs_are_refused_until_their_record_expires() {
+        let dir = std::env::temp_dir().join(format!("tg-replay-{}-{:?}.db", std::process::id(), Instant::now()));
+        let store = SqliteKeyStore::open(&format!("sqlite://{}", dir.display())).await.unwrap();
+        let minute = Duration::from_secs(60);
+        assert_eq!(store.first_use([1; 32], minute).await, Ok(true));
+        assert_eq!(store.first_use([1; 32], minute).await, Ok(false));
+        assert_eq!(store.first_use([2; 32], minute).await, Ok(true));
+        // An expired record is renewed, not refused: poll until it has expired.
+        let instant = Duration::from_millis(1);
+        assert_eq!(store.first_use([3; 32], instant).await, Ok(true));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while store.first_use([3; 32], instant).await == Ok(false) {
+            assert!(Instant::now() < deadline, "the record never expired");
+            tokio::task::yield_now().await;
+        }
+        drop(store);
+        let _ = std::fs::remove_file(&dir);
+    }
+}
