@@ -126,9 +126,26 @@ impl Authenticator {
         headers: &HeaderMap,
         mode: Mode,
     ) -> Result<Option<Authenticated>, Rejection> {
+        match self.authenticate_cached(headers, mode) {
+            Some(decided) => decided,
+            None => self.authenticate_http_after_cache_miss(method, uri, headers, mode).await,
+        }
+    }
+
+    /// The rest of [`Authenticator::authenticate_http`], for adapters that
+    /// called [`Authenticator::authenticate_cached`] first and got `None`:
+    /// parses and verifies the credential without repeating that lookup.
+    pub async fn authenticate_http_after_cache_miss(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        mode: Mode,
+    ) -> Result<Option<Authenticated>, Rejection> {
         let dpop = self.inner.dpop.is_some().then(|| DpopRequest::from_http(method, uri, headers));
         let values = headers.get_all(http::header::AUTHORIZATION).iter().map(header_bytes);
-        self.authenticate_with(values, dpop, mode).await
+        let extracted = credential::from_authorization_values(values);
+        self.authenticate_extracted(extracted, dpop.as_ref(), mode).await
     }
 
     /// Like [`Authenticator::authenticate`], from the raw values of every

@@ -91,8 +91,9 @@ where
         let authenticator = self.authenticator.clone();
         let mode = self.mode;
         AuthFuture::verifying(Box::pin(async move {
-            let authenticated =
-                authenticator.authenticate_http(request.method(), request.uri(), request.headers(), mode).await;
+            let authenticated = authenticator
+                .authenticate_http_after_cache_miss(request.method(), request.uri(), request.headers(), mode)
+                .await;
             let scheme = match authenticated {
                 Ok(Some(authenticated)) => {
                     request.extensions_mut().insert(authenticated.principal);
