@@ -132,6 +132,60 @@ pub fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
+/// Writes the constructors of an adapter's scope guards, so that every
+/// adapter offers the same ones: `RequireScope::{new, any, requiring}` for a
+/// `RequireScope { requirement: ScopeRequirement }` defined where it is
+/// invoked, and a `RequireRole` with `new` and `any`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! scope_guard_constructors {
+    () => {
+        impl RequireScope {
+            /// Requires every scope of the space-separated `scopes`.
+            ///
+            /// # Panics
+            ///
+            /// If `scopes` is empty or not made of RFC 6749 scope tokens.
+            pub fn new(scopes: &str) -> Self {
+                Self::requiring($crate::ScopeRequirement::new(scopes))
+            }
+
+            /// Requires at least one scope of the space-separated `scopes`. Panics as [`RequireScope::new`].
+            pub fn any(scopes: &str) -> Self {
+                Self::requiring($crate::ScopeRequirement::any_scope(scopes))
+            }
+
+            /// Requires what `requirement` says (scopes or roles, all or any).
+            pub fn requiring(requirement: $crate::ScopeRequirement) -> Self {
+                Self { requirement }
+            }
+        }
+
+        /// Role guards: the same guard as [`RequireScope`], checking the
+        /// principal's roles (see `ClaimMapping`) instead of its scopes. A missing
+        /// role is answered 403 `insufficient_scope` without a `scope` attribute.
+        #[derive(Clone, Copy, Debug)]
+        pub struct RequireRole;
+
+        impl RequireRole {
+            /// Requires every role of the space-separated `roles`.
+            ///
+            /// # Panics
+            ///
+            /// If `roles` is empty or not made of RFC 6749 scope-token characters.
+            #[allow(clippy::new_ret_no_self)]
+            pub fn new(roles: &str) -> RequireScope {
+                RequireScope::requiring($crate::ScopeRequirement::all_roles(roles))
+            }
+
+            /// Requires at least one role of the space-separated `roles`. Panics as [`RequireRole::new`].
+            pub fn any(roles: &str) -> RequireScope {
+                RequireScope::requiring($crate::ScopeRequirement::any_role(roles))
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

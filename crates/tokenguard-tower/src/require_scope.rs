@@ -22,49 +22,9 @@ pub struct RequireScope {
     requirement: ScopeRequirement,
 }
 
-impl RequireScope {
-    /// Requires every scope of the space-separated `scopes`.
-    ///
-    /// # Panics
-    ///
-    /// If `scopes` is empty or not made of RFC 6749 scope tokens.
-    pub fn new(scopes: &str) -> Self {
-        Self::requiring(ScopeRequirement::new(scopes))
-    }
-
-    /// Requires at least one scope of the space-separated `scopes`. Panics as [`RequireScope::new`].
-    pub fn any(scopes: &str) -> Self {
-        Self::requiring(ScopeRequirement::any_scope(scopes))
-    }
-
-    /// Requires what `requirement` says (scopes or roles, all or any).
-    pub fn requiring(requirement: ScopeRequirement) -> Self {
-        Self { requirement }
-    }
-}
-
-/// Role guards: the same guard as [`RequireScope`], checking the
-/// principal's roles (see `ClaimMapping`) instead of its scopes. A missing
-/// role is answered 403 `insufficient_scope` without a `scope` attribute.
-#[derive(Clone, Copy, Debug)]
-pub struct RequireRole;
-
-impl RequireRole {
-    /// Requires every role of the space-separated `roles`.
-    ///
-    /// # Panics
-    ///
-    /// If `roles` is empty or not made of RFC 6749 scope-token characters.
-    #[allow(clippy::new_ret_no_self)]
-    pub fn new(roles: &str) -> RequireScope {
-        RequireScope::requiring(ScopeRequirement::all_roles(roles))
-    }
-
-    /// Requires at least one role of the space-separated `roles`. Panics as [`RequireRole::new`].
-    pub fn any(roles: &str) -> RequireScope {
-        RequireScope::requiring(ScopeRequirement::any_role(roles))
-    }
-}
+// `RequireScope::{new, any, requiring}` and `RequireRole::{new, any}`,
+// written once for both adapters.
+tokenguard_core::scope_guard_constructors!();
 
 impl<S> Layer<S> for RequireScope {
     type Service = RequireScopeService<S>;
