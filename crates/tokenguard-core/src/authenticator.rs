@@ -110,8 +110,7 @@ impl Authenticator {
     ) -> Option<Result<Option<Authenticated>, Rejection>> {
         let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
         match (values.next(), values.next()) {
-            (None, _) if mode == Mode::Optional => Some(Ok(None)),
-            (None, _) => Some(Err(Rejection { error: AuthError::MissingCredentials, scheme: None })),
+            (None, _) => Some(no_credentials(mode)),
             (Some(value), None) => self.cached(value.as_bytes()).map(|authenticated| Ok(Some(authenticated))),
             (Some(_), Some(_)) => None,
         }
@@ -221,16 +220,10 @@ impl Authenticator {
         let credential = match extracted {
             // Without DPoP enabled, `DPoP` is a scheme like `Basic`: not ours.
             Ok(Some(credential)) if credential.scheme() == Scheme::DPoP && self.inner.dpop.is_none() => {
-                if mode == Mode::Optional {
-                    return Ok(None);
-                }
-                return Err(Rejection { error: AuthError::MissingCredentials, scheme: None });
+                return no_credentials(mode);
             }
             Ok(Some(credential)) => credential,
-            Ok(None) if mode == Mode::Optional => return Ok(None),
-            Ok(None) => {
-                return Err(Rejection { error: AuthError::MissingCredentials, scheme: None });
-            }
+            Ok(None) => return no_credentials(mode),
             Err(error) => {
                 tracing::debug!(reason = error.description(), "malformed Authorization header");
                 return Err(Rejection { error, scheme: None });
@@ -388,6 +381,15 @@ impl Authenticator {
             IssuerKeys::Jwks(cache) if i.rules.issuer() == issuer => Some(cache),
             _ => None,
         })
+    }
+}
+
+/// A request without a credential we accept: anonymous in
+/// [`Mode::Optional`], refused with our challenges in [`Mode::Required`].
+fn no_credentials(mode: Mode) -> Result<Option<Authenticated>, Rejection> {
+    match mode {
+        Mode::Optional => Ok(None),
+        Mode::Required => Err(Rejection { error: AuthError::MissingCredentials, scheme: None }),
     }
 }
 
