@@ -204,9 +204,9 @@ impl Authenticator {
                 plain => plain,
             };
         }
-        let token = std::str::from_utf8(token).ok()?;
-        // A cached key is a valid b64token, so `,`, space, quotes or `\` can
-        // never match one: whatever else the header holds misses here.
+        // A cached key is a valid b64token, so `,`, space, quotes, `\` or
+        // non-ASCII bytes can never match one: whatever else the header
+        // holds misses here.
         let principal = self.inner.tokens.get(token, scheme)?;
         Some(Authenticated { principal, scheme })
     }
@@ -280,7 +280,7 @@ impl Authenticator {
             return Err(AuthError::InvalidToken("token too large"));
         }
         let tokens = &self.inner.tokens;
-        if let Some(principal) = tokens.get(token, scheme) {
+        if let Some(principal) = tokens.get(token.as_bytes(), scheme) {
             return Ok(principal);
         }
         match scheme {

@@ -5,13 +5,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use http_body_util::Either;
 use tokenguard_core::{AuthContext, Authenticator, Mode};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::ErrorBody;
 use crate::require_scope::ResponseFuture;
-use crate::{AuthBody, error_body};
 
 /// Authenticates requests before they reach the inner service.
 ///
@@ -58,8 +57,9 @@ where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     ReqBody: Send + 'static,
+    ResBody: ErrorBody,
 {
-    type Response = Response<AuthBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = AuthFuture<S::Future, ResBody, S::Error>;
 
@@ -80,7 +80,7 @@ where
                 return AuthFuture::inner(self.inner.call(request));
             }
             Some(Err(rejection)) => {
-                let response = self.authenticator.render(&rejection).into_http_for(request.headers(), error_body);
+                let response = self.authenticator.render(&rejection).into_http_for(request.headers(), ResBody::from_error_json);
                 return AuthFuture::answered(response);
             }
             None => {}
@@ -101,16 +101,16 @@ where
                 }
                 Ok(None) => None,
                 Err(rejection) => {
-                    return Ok(authenticator.render(&rejection).into_http_for(request.headers(), error_body));
+                    return Ok(authenticator.render(&rejection).into_http_for(request.headers(), ResBody::from_error_json));
                 }
             };
             request.extensions_mut().insert(AuthContext::new(authenticator, scheme));
-            inner.call(request).await.map(|response| response.map(Either::Left))
+            inner.call(request).await
         }))
     }
 }
 
-type Verifying<B, E> = Pin<Box<dyn Future<Output = Result<Response<AuthBody<B>>, E>> + Send>>;
+type Verifying<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;
 
 pin_project_lite::pin_project! {
     /// Response future of [`Auth`]: decided at once (the inner service's
@@ -135,7 +135,7 @@ impl<F, B, E> AuthFuture<F, B, E> {
         Self { state: State::Decided { future: ResponseFuture::inner(future) } }
     }
 
-    fn answered(response: Response<AuthBody<B>>) -> Self {
+    fn answered(response: Response<B>) -> Self {
         Self { state: State::Decided { future: ResponseFuture::rejected(response) } }
     }
 
@@ -148,7 +148,7 @@ impl<F, B, E> Future for AuthFuture<F, B, E>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<AuthBody<B>>, E>;
+    type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {

@@ -36,18 +36,13 @@
 
 mod auth;
 mod authorize_request;
+mod error_body;
 mod require_scope;
 
 pub use auth::{Auth, AuthFuture, AuthLayer};
 pub use authorize_request::{AuthorizeRequest, AuthorizeRequestLayer, BoxError};
+pub use error_body::ErrorBody;
 pub use require_scope::{RequireRole, RequireScope, RequireScopeService, ResponseFuture as RequireScopeFuture};
 pub use tokenguard_core::axum::PrincipalRejection;
 pub use tokenguard_core::{AuthContext, Authenticator, Claims, Mode, Principal};
 
-/// The response body of tokenguard's services: the inner service's body, or
-/// the JSON body of an error answered by tokenguard.
-pub type AuthBody<B> = http_body_util::Either<B, http_body_util::Full<bytes::Bytes>>;
-
-fn error_body<B>(json: bytes::Bytes) -> AuthBody<B> {
-    http_body_util::Either::Right(http_body_util::Full::new(json))
-}

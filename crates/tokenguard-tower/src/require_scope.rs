@@ -5,12 +5,11 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response, StatusCode};
-use http_body_util::Either;
 use tokenguard_core::{AuthContext, Principal, ScopeRequirement};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::{AuthBody, error_body};
+use crate::ErrorBody;
 
 /// Lets a request through only if its principal has every required scope:
 /// anonymous → 401, missing a scope → 403 `insufficient_scope` naming it.
@@ -44,8 +43,9 @@ pub struct RequireScopeService<S> {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireScopeService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: ErrorBody,
 {
-    type Response = Response<AuthBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = ResponseFuture<S::Future, ResBody>;
 
@@ -55,7 +55,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let Some(context) = request.extensions().get::<AuthContext>() else {
-            let mut response = Response::new(error_body(bytes::Bytes::from_static(
+            let mut response = Response::new(ResBody::from_error_json(bytes::Bytes::from_static(
                 b"tokenguard: RequireScope needs an AuthLayer in front of it",
             )));
             *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
@@ -63,7 +63,7 @@ where
         };
         match self.requirement.check(request.extensions().get::<Principal>()) {
             Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-            Err(error) => ResponseFuture::rejected(context.reject(error).into_http_for(request.headers(), error_body)),
+            Err(error) => ResponseFuture::rejected(context.reject(error).into_http_for(request.headers(), ResBody::from_error_json)),
         }
     }
 }
@@ -81,7 +81,7 @@ pin_project_lite::pin_project! {
     #[project = StateProj]
     enum State<F, B> {
         Inner { #[pin] future: F },
-        Rejected { response: Option<Response<AuthBody<B>>> },
+        Rejected { response: Option<Response<B>> },
     }
 }
 
@@ -90,7 +90,7 @@ impl<F, B> ResponseFuture<F, B> {
         Self { state: State::Inner { future } }
     }
 
-    pub(crate) fn rejected(response: Response<AuthBody<B>>) -> Self {
+    pub(crate) fn rejected(response: Response<B>) -> Self {
         Self { state: State::Rejected { response: Some(response) } }
     }
 }
@@ -99,11 +99,11 @@ impl<F, B, E> Future for ResponseFuture<F, B>
 where
     F: Future<Output = Result<Response<B>, E>>,
 {
-    type Output = Result<Response<AuthBody<B>>, E>;
+    type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Inner { future } => future.poll(cx).map_ok(|response| response.map(Either::Left)),
+            StateProj::Inner { future } => future.poll(cx),
             StateProj::Rejected { response } => match response.take() {
                 Some(response) => Poll::Ready(Ok(response)),
                 None => Poll::Pending,
