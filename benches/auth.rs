@@ -140,12 +140,78 @@ fn cache_hit(c: &mut Criterion) {
     group.bench_function("verify_cached_jwt", |b| {
         b.iter(|| futures::executor::block_on(authenticator.verify(std::hint::black_box(credential))))
     });
+    group.bench_function("authenticate_cached_sync_jwt", |b| {
+        b.iter(|| authenticator.authenticate_cached(std::hint::black_box(&headers), tokenguard::Mode::Required))
+    });
     group.bench_function("authenticate_headers_cached_jwt", |b| {
         b.iter(|| {
             futures::executor::block_on(
                 authenticator.authenticate(std::hint::black_box(&headers), tokenguard::Mode::Required),
             )
         })
+    });
+    group.finish();
+}
+
+/// One request through the tower layers and through axum routers, in
+/// process (no sockets): what the layers add to a request next to the same
+/// service or router without them.
+fn tower_layer(c: &mut Criterion) {
+    use axum::body::Body;
+    use tokenguard::tower::{AuthLayer, RequireScope};
+    use tower::{Layer, Service, ServiceExt};
+
+    let rt = runtime();
+    let issuer = rt.block_on(TestIssuer::start());
+    let authenticator = Authenticator::builder()
+        .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
+        .build()
+        .expect("authenticator");
+    let authorization =
+        HeaderValue::from_str(&format!("Bearer {}", issuer.token().scope("read").sign())).expect("header");
+    let request = || {
+        http::Request::get("/recordings")
+            .header(AUTHORIZATION, authorization.clone())
+            .body(Body::empty())
+            .expect("request")
+    };
+    let handler = || async { axum::Json(serde_json::json!([{ "id": 0, "title": "Welcome to tokenguard" }])) };
+    let inner = tower::service_fn(|_: http::Request<Body>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(Body::from("[]")))
+    });
+    let auth = AuthLayer::required(authenticator.clone());
+    let bare_router: axum::Router = axum::Router::new().route("/recordings", axum::routing::get(handler));
+    let layered_router: axum::Router = axum::Router::new()
+        .route("/recordings", axum::routing::get(handler).route_layer(RequireScope::new("read")))
+        .route_layer(auth.clone());
+    tokenguard::tower::scope_guard! {
+        struct CanRead = scopes("read");
+    }
+    let guarded_handler = move |_: CanRead| handler();
+    let guarded_router: axum::Router =
+        axum::Router::new().route("/recordings", axum::routing::get(guarded_handler)).route_layer(auth.clone());
+    let mut warm = auth.layer(inner);
+    let response = rt.block_on(async { warm.ready().await.expect("ready").call(request()).await });
+    assert_eq!(response.expect("infallible").status(), 200, "the token verifies");
+
+    let mut group = c.benchmark_group("tower_layer");
+    let mut service = inner;
+    group.bench_function("service_alone", |b| b.iter(|| futures::executor::block_on(service.call(request()))));
+    let mut service = auth.layer(inner);
+    group.bench_function("auth_layer_cached_jwt", |b| b.iter(|| futures::executor::block_on(service.call(request()))));
+    let mut service = auth.layer(RequireScope::new("read").layer(inner));
+    group.bench_function("auth_and_scope_cached_jwt", |b| {
+        b.iter(|| futures::executor::block_on(service.call(request())))
+    });
+    let mut router = bare_router;
+    group.bench_function("axum_router_alone", |b| b.iter(|| futures::executor::block_on(router.call(request()))));
+    let mut router = layered_router;
+    group.bench_function("axum_router_route_layers_cached_jwt", |b| {
+        b.iter(|| futures::executor::block_on(router.call(request())))
+    });
+    let mut router = guarded_router;
+    group.bench_function("axum_router_layer_and_guard_cached_jwt", |b| {
+        b.iter(|| futures::executor::block_on(router.call(request())))
     });
     group.finish();
 }
@@ -203,6 +269,6 @@ fn scope_check(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = credential_parsing, jwt_verification, cache_hit, api_keys, scope_check
+    targets = credential_parsing, jwt_verification, cache_hit, tower_layer, api_keys, scope_check
 }
 criterion_main!(benches);

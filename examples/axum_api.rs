@@ -16,7 +16,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use tokenguard::Principal;
-use tokenguard::tower::{AuthLayer, RequireScope};
+use tokenguard::tower::{AuthLayer, scope_guard};
 
 use common::{Config, Recordings};
 
@@ -35,15 +35,11 @@ async fn run() -> Result<(), String> {
     let authenticator = setup.authenticator;
     let recordings = Arc::new(Recordings::default());
 
+    // One layer authenticates; the handlers' scope guards (below) authorize.
     let protected = Router::new()
         .route("/me", get(me))
-        .route(
-            "/recordings",
-            get(list_recordings)
-                .route_layer(RequireScope::new("read"))
-                .merge(axum::routing::post(create_recording).route_layer(RequireScope::new("write"))),
-        )
-        .route("/admin", get(admin).route_layer(RequireScope::new("admin")))
+        .route("/recordings", get(list_recordings).post(create_recording))
+        .route("/admin", get(admin))
         .route_layer(AuthLayer::required(authenticator.clone()));
     let optional = Router::new().route("/greeting", get(greeting)).route_layer(AuthLayer::optional(authenticator));
     let mut app = Router::new()
@@ -63,22 +59,36 @@ async fn run() -> Result<(), String> {
     axum::serve(listener, app).await.map_err(|e| e.to_string())
 }
 
+scope_guard! {
+    /// Callers with scope `read`.
+    struct CanRead = scopes("read");
+    /// Callers with scope `write`.
+    struct CanWrite = scopes("write");
+    /// Callers with scope `admin`.
+    struct Administrator = scopes("admin");
+}
+
 async fn me(principal: Principal) -> Json<Principal> {
     Json(principal)
 }
 
-async fn list_recordings(State(recordings): State<Arc<Recordings>>) -> Json<Value> {
+async fn list_recordings(_: CanRead, State(recordings): State<Arc<Recordings>>) -> Json<Value> {
     Json(recordings.list())
 }
 
-async fn create_recording(State(recordings): State<Arc<Recordings>>, body: Bytes) -> (StatusCode, Json<Value>) {
+// The guard comes first: a caller without `write` is answered before the body is read.
+async fn create_recording(
+    _: CanWrite,
+    State(recordings): State<Arc<Recordings>>,
+    body: Bytes,
+) -> (StatusCode, Json<Value>) {
     match recordings.create(&body) {
         Ok(created) => (StatusCode::CREATED, Json(created)),
         Err(error) => (StatusCode::BAD_REQUEST, Json(error)),
     }
 }
 
-async fn admin() -> Json<Value> {
+async fn admin(_: Administrator) -> Json<Value> {
     Json(json!({ "status": "ok", "admin": true }))
 }
 

@@ -12,7 +12,8 @@
 //!   checked against the request and the token's `cnf.jkt`. A bound token
 //!   is never accepted without its proof.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::sync::{Arc, Weak};
 
 use http::{HeaderMap, Method, Uri};
 
@@ -62,7 +63,7 @@ pub struct Authenticator {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     issuers: Vec<Issuer>,
     api_keys: Option<ApiKeyVerifier>,
     introspection: Option<IntrospectionVerifier>,
@@ -543,14 +544,34 @@ impl AuthenticatorBuilder {
             challenges = challenges.with_dpop(dpop.algorithms());
         }
         Ok(Authenticator {
-            inner: Arc::new(Inner {
+            inner: Arc::new_cyclic(|owner| Inner {
                 issuers,
                 api_keys: self.api_keys,
                 introspection: self.introspection,
                 dpop,
                 challenges,
-                tokens: TokenCache::new(self.token_cache),
+                tokens: TokenCache::new(self.token_cache, owner.clone()),
             }),
+        })
+    }
+}
+
+/// Who verified a cached [`Principal`], for the scheme it was presented with.
+pub(crate) struct VerifiedBy {
+    /// Weak: the authenticator's token cache holds the principal.
+    pub(crate) authenticator: Weak<Inner>,
+    pub(crate) scheme: Scheme,
+}
+
+impl Authenticated {
+    /// Whether the principal carries the [`AuthContext`] of this request
+    /// (verified by `authenticator` for this scheme), so that adapters need
+    /// not insert one: the hot path saves an allocation.
+    /// [`AuthContext::of_request`] finds it either way.
+    pub fn carries_context(&self, authenticator: &Authenticator) -> bool {
+        self.principal.verified_by().is_some_and(|verified_by| {
+            verified_by.scheme == self.scheme
+                && Weak::as_ptr(&verified_by.authenticator) == Arc::as_ptr(&authenticator.inner)
         })
     }
 }
@@ -568,6 +589,21 @@ impl AuthContext {
     /// The context of a request authenticated (or not) by `authenticator`.
     pub fn new(authenticator: Authenticator, scheme: Option<Scheme>) -> Self {
         Self { authenticator, scheme }
+    }
+
+    /// The context of a request: the `AuthContext` in its extensions, else
+    /// the one its [`Principal`] carries (see [`Authenticated::carries_context`]).
+    pub fn of_request(extensions: &http::Extensions) -> Option<Cow<'_, AuthContext>> {
+        match extensions.get::<AuthContext>() {
+            Some(context) => Some(Cow::Borrowed(context)),
+            None => extensions.get::<Principal>().and_then(AuthContext::carried_by).map(Cow::Owned),
+        }
+    }
+
+    fn carried_by(principal: &Principal) -> Option<AuthContext> {
+        let verified_by = principal.verified_by()?;
+        let inner = verified_by.authenticator.upgrade()?;
+        Some(AuthContext::new(Authenticator { inner }, Some(verified_by.scheme)))
     }
 
     /// Renders `error` for this request: its challenge names the scheme the client used.

@@ -43,7 +43,7 @@ impl IntoResponse for PrincipalRejection {
 }
 
 fn reject(parts: &Parts, error: AuthError) -> PrincipalRejection {
-    match parts.extensions.get::<AuthContext>() {
+    match AuthContext::of_request(&parts.extensions) {
         Some(context) => PrincipalRejection::Unauthorized(context.reject(error)),
         None => PrincipalRejection::MissingLayer,
     }
@@ -67,10 +67,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     type Rejection = PrincipalRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
-        if parts.extensions.get::<AuthContext>().is_none() {
-            return Err(PrincipalRejection::MissingLayer);
+        match parts.extensions.get::<Principal>() {
+            Some(principal) => Ok(Some(principal.clone())),
+            None if parts.extensions.get::<AuthContext>().is_some() => Ok(None),
+            None => Err(PrincipalRejection::MissingLayer),
         }
-        Ok(parts.extensions.get::<Principal>().cloned())
     }
 }
 

@@ -45,7 +45,7 @@ pub use jwks::{JwksCache, JwksOptions};
 pub use jwt::{ClaimMapping, JwtRules, StaticKey, TypPolicy, VerificationKey};
 pub use principal::{Principal, PrincipalKind};
 pub use resource_metadata::ProtectedResourceMetadata;
-pub use scope::{ScopeRequirement, Scopes};
+pub use scope::{ScopeRequirement, Scopes, is_scope_list};
 pub use secret::Secret;
 pub use store::{ApiKeyRecord, CacheOptions, CachedKeyStore, KeyStore, MemoryKeyStore};
 pub use token_cache::{TokenCacheOptions, TokenCacheStats};

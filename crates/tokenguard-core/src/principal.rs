@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 use serde::{Serialize, Serializer, ser::SerializeStruct};
 use serde_json::{Map, Value};
 
+use crate::authenticator::VerifiedBy;
 use crate::scope::Scopes;
 
 /// How a principal was verified.
@@ -46,6 +47,9 @@ struct Inner {
     claims: OnceLock<Map<String, Value>>,
     /// The RFC 7638 thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`).
     dpop_jkt: Option<Box<str>>,
+    /// The authenticator (and scheme) whose token cache holds this principal,
+    /// so a request carrying it needs no separate `AuthContext`.
+    verified_by: OnceLock<VerifiedBy>,
 }
 
 /// The fields of a [`Principal`], to build one.
@@ -79,7 +83,18 @@ impl Principal {
     /// lazily, bound to the DPoP key `dpop_jkt` if any.
     pub(crate) fn build(parts: Parts, raw_claims: Option<String>, dpop_jkt: Option<String>) -> Self {
         let dpop_jkt = dpop_jkt.map(String::into_boxed_str);
-        Self(Arc::new(Inner { parts, raw_claims, claims: OnceLock::new(), dpop_jkt }))
+        Self(Arc::new(Inner { parts, raw_claims, claims: OnceLock::new(), dpop_jkt, verified_by: OnceLock::new() }))
+    }
+
+    /// Records who verified this principal, once: a principal shared by two
+    /// authenticators keeps the first, and the second's requests carry
+    /// their own `AuthContext`.
+    pub(crate) fn set_verified_by(&self, verified_by: VerifiedBy) {
+        let _ = self.0.verified_by.set(verified_by);
+    }
+
+    pub(crate) fn verified_by(&self) -> Option<&VerifiedBy> {
+        self.0.verified_by.get()
     }
 
     /// The thumbprint of the key this principal's token is bound to

@@ -132,6 +132,26 @@ pub fn is_scope_token(scope: &str) -> bool {
     !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
 }
 
+/// Whether `names` is a space-separated list of at least one RFC 6749
+/// scope token — what [`ScopeRequirement::new`] accepts. A `const fn`, so
+/// that guards declared with literals are checked when they are compiled.
+pub const fn is_scope_list(names: &str) -> bool {
+    let bytes = names.as_bytes();
+    let mut any_token = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b != b' ' {
+            if !(b == 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e)) {
+                return false;
+            }
+            any_token = true;
+        }
+        i += 1;
+    }
+    any_token
+}
+
 /// Writes the constructors of an adapter's scope guards, so that every
 /// adapter offers the same ones: `RequireScope::{new, any, requiring}` for a
 /// `RequireScope { requirement: ScopeRequirement }` defined where it is
@@ -193,6 +213,18 @@ mod tests {
 
     fn claims(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn scope_lists_are_checked_as_the_requirement_checks_them() {
+        for valid in ["read", "read write", " read  write ", "recordings:read", "a!#[]~"] {
+            assert!(is_scope_list(valid), "{valid:?}");
+            let _ = ScopeRequirement::new(valid);
+        }
+        for invalid in ["", "   ", "read\twrite", "caf\u{e9}", "a\"b", "a\\b", "read\n"] {
+            assert!(!is_scope_list(invalid), "{invalid:?}");
+            assert!(std::panic::catch_unwind(|| ScopeRequirement::new(invalid)).is_err(), "{invalid:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tokenguard_core::{AuthContext, Authenticator, Mode};
+use tokenguard_core::{AuthContext, Authenticated, Authenticator, Mode};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -14,8 +14,9 @@ use crate::require_scope::ResponseFuture;
 
 /// Authenticates requests before they reach the inner service.
 ///
-/// On success the [`Principal`](crate::Principal) and an
-/// [`AuthContext`] are inserted into the request extensions. On failure the
+/// On success the [`Principal`](crate::Principal) is inserted into the
+/// request extensions, with what extractors and guards need to answer as
+/// this layer would ([`AuthContext::of_request`] finds it). On failure the
 /// inner service is not called and the client gets the RFC 6750 answer.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
@@ -72,15 +73,12 @@ where
         // driven to readiness is called right here — no clone, no box.
         match self.authenticator.authenticate_cached(request.headers(), self.mode) {
             Some(Ok(authenticated)) => {
-                let scheme = authenticated.map(|authenticated| {
-                    request.extensions_mut().insert(authenticated.principal);
-                    authenticated.scheme
-                });
-                request.extensions_mut().insert(AuthContext::new(self.authenticator.clone(), scheme));
+                insert(request.extensions_mut(), &self.authenticator, authenticated);
                 return AuthFuture::inner(self.inner.call(request));
             }
             Some(Err(rejection)) => {
-                let response = self.authenticator.render(&rejection).into_http_for(request.headers(), ResBody::from_error_json);
+                let response =
+                    self.authenticator.render(&rejection).into_http_for(request.headers(), ResBody::from_error_json);
                 return AuthFuture::answered(response);
             }
             None => {}
@@ -94,20 +92,35 @@ where
             let authenticated = authenticator
                 .authenticate_http_after_cache_miss(request.method(), request.uri(), request.headers(), mode)
                 .await;
-            let scheme = match authenticated {
-                Ok(Some(authenticated)) => {
-                    request.extensions_mut().insert(authenticated.principal);
-                    Some(authenticated.scheme)
-                }
-                Ok(None) => None,
+            match authenticated {
+                Ok(authenticated) => insert(request.extensions_mut(), &authenticator, authenticated),
                 Err(rejection) => {
-                    return Ok(authenticator.render(&rejection).into_http_for(request.headers(), ResBody::from_error_json));
+                    return Ok(authenticator
+                        .render(&rejection)
+                        .into_http_for(request.headers(), ResBody::from_error_json));
                 }
-            };
-            request.extensions_mut().insert(AuthContext::new(authenticator, scheme));
+            }
             inner.call(request).await
         }))
     }
+}
+
+/// Puts what the layer learned into the request: the principal, and an
+/// [`AuthContext`] unless the principal already carries it (the hot path:
+/// one allocation fewer).
+fn insert(extensions: &mut http::Extensions, authenticator: &Authenticator, authenticated: Option<Authenticated>) {
+    let scheme = match authenticated {
+        Some(authenticated) if authenticated.carries_context(authenticator) => {
+            extensions.insert(authenticated.principal);
+            return;
+        }
+        Some(authenticated) => {
+            extensions.insert(authenticated.principal);
+            Some(authenticated.scheme)
+        }
+        None => None,
+    };
+    extensions.insert(AuthContext::new(authenticator.clone(), scheme));
 }
 
 type Verifying<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;

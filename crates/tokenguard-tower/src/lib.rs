@@ -38,11 +38,13 @@ mod auth;
 mod authorize_request;
 mod error_body;
 mod require_scope;
+mod scope_guard;
 
 pub use auth::{Auth, AuthFuture, AuthLayer};
 pub use authorize_request::{AuthorizeRequest, AuthorizeRequestLayer, BoxError};
 pub use error_body::ErrorBody;
 pub use require_scope::{RequireRole, RequireScope, RequireScopeService, ResponseFuture as RequireScopeFuture};
+#[doc(hidden)]
+pub use scope_guard::__private;
 pub use tokenguard_core::axum::PrincipalRejection;
 pub use tokenguard_core::{AuthContext, Authenticator, Claims, Mode, Principal};
-

@@ -54,17 +54,21 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Some(context) = request.extensions().get::<AuthContext>() else {
-            let mut response = Response::new(ResBody::from_error_json(bytes::Bytes::from_static(
-                b"tokenguard: RequireScope needs an AuthLayer in front of it",
-            )));
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            return ResponseFuture::rejected(response);
+        let error = match self.requirement.check(request.extensions().get::<Principal>()) {
+            Ok(()) => return ResponseFuture::inner(self.inner.call(request)),
+            Err(error) => error,
         };
-        match self.requirement.check(request.extensions().get::<Principal>()) {
-            Ok(()) => ResponseFuture::inner(self.inner.call(request)),
-            Err(error) => ResponseFuture::rejected(context.reject(error).into_http_for(request.headers(), ResBody::from_error_json)),
-        }
+        let response = match AuthContext::of_request(request.extensions()) {
+            Some(context) => context.reject(error).into_http_for(request.headers(), ResBody::from_error_json),
+            None => {
+                let mut response = Response::new(ResBody::from_error_json(bytes::Bytes::from_static(
+                    b"tokenguard: RequireScope needs an AuthLayer in front of it",
+                )));
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                response
+            }
+        };
+        ResponseFuture::rejected(response)
     }
 }
 

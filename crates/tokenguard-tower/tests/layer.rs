@@ -155,3 +155,129 @@ fn request_to(path: &str, token: Option<&str>) -> Request<axum::body::Body> {
     }
     builder.body(axum::body::Body::empty()).unwrap()
 }
+
+tokenguard_tower::scope_guard! {
+    /// Scope `read`.
+    struct CanRead = scopes("read");
+    /// Scope `read` or `admin`.
+    struct ReadsOrAdministers = any_scope("read admin");
+    /// Role `auditor`.
+    struct Auditor = roles("auditor");
+    /// Role `auditor` or `admin`.
+    struct Staff = any_role("auditor admin");
+}
+
+/// The scope guard extractors answer exactly as the `RequireScope` layer does.
+#[tokio::test]
+async fn scope_guard_extractors_answer_as_the_layer_does() {
+    let issuer = TestIssuer::start().await;
+    let authenticator = authenticator(&issuer);
+    let guarded: Router = Router::new()
+        .route("/read", get(|CanRead(p): CanRead| async move { p.subject().to_owned() }))
+        .route("/any", get(|_: ReadsOrAdministers| async { "ok" }))
+        .route("/auditor", get(|_: Auditor| async { "ok" }))
+        .route("/staff", get(|_: Staff| async { "ok" }))
+        .layer(AuthLayer::optional(authenticator.clone()));
+    let layered: Router = Router::new()
+        .route("/read", get(|| async { "alice" }).route_layer(RequireScope::new("read")))
+        .route("/any", get(|| async { "ok" }).route_layer(RequireScope::any("read admin")))
+        .route("/auditor", get(|| async { "ok" }).route_layer(RequireRole::new("auditor")))
+        .route("/staff", get(|| async { "ok" }).route_layer(RequireRole::any("auditor admin")))
+        .layer(AuthLayer::optional(authenticator));
+
+    let read = issuer.token().scope("read").sign();
+    let admin = issuer.token().scope("admin").sign();
+    let write = issuer.token().scope("write").sign();
+    let auditor = issuer.token().claim("roles", serde_json::json!(["auditor"])).sign();
+    let cases: [(&str, Option<&str>, StatusCode); 13] = [
+        ("/read", Some(&read), StatusCode::OK),
+        ("/read", Some(&write), StatusCode::FORBIDDEN),
+        ("/read", Some(&auditor), StatusCode::FORBIDDEN),
+        ("/read", None, StatusCode::UNAUTHORIZED),
+        ("/read", Some("not-a-key"), StatusCode::UNAUTHORIZED),
+        ("/any", Some(&admin), StatusCode::OK),
+        ("/any", Some(&read), StatusCode::OK),
+        ("/any", Some(&write), StatusCode::FORBIDDEN),
+        ("/auditor", Some(&auditor), StatusCode::OK),
+        ("/auditor", Some(&admin), StatusCode::FORBIDDEN),
+        ("/staff", Some(&auditor), StatusCode::OK),
+        ("/staff", Some(&write), StatusCode::FORBIDDEN),
+        ("/staff", None, StatusCode::UNAUTHORIZED),
+    ];
+    for (path, token, status) in cases {
+        // Twice: the second request is served from the verified-token cache.
+        for round in 0..2 {
+            let from_guard = guarded.clone().oneshot(request_to(path, token)).await.unwrap();
+            let from_layer = layered.clone().oneshot(request_to(path, token)).await.unwrap();
+            let case = format!("{path} {token:?} round {round}");
+            assert_eq!(from_guard.status(), status, "{case}");
+            assert_eq!(from_layer.status(), status, "{case}");
+            assert_eq!(from_guard.headers(), from_layer.headers(), "{case}");
+            assert_eq!(text(from_guard).await, text(from_layer).await, "{case}");
+        }
+    }
+    let response = guarded.oneshot(request_to("/read", Some(&write))).await.unwrap();
+    assert_eq!(
+        response.headers()[header::WWW_AUTHENTICATE],
+        r#"Bearer realm="tokenguard", error="insufficient_scope", error_description="the credential lacks the required scope", scope="read""#
+    );
+    assert_eq!(
+        text(response).await,
+        r#"{"error":"insufficient_scope","error_description":"the credential lacks the required scope"}"#
+    );
+
+    let unwired: Router = Router::new().route("/read", get(|_: CanRead| async { "ok" }));
+    let response = unwired.oneshot(request_to("/read", Some(&read))).await.unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+/// A principal the token cache holds carries its authenticator and scheme,
+/// so the layer inserts no `AuthContext`; the answers are still those of the
+/// authenticator that ran (two of them on one key store, with two realms)
+/// for the scheme the client used.
+#[tokio::test]
+async fn cached_principals_answer_with_their_own_authenticator_and_scheme() {
+    use tokenguard_core::{ApiKeyRecord, KeyStore, Scopes, apikey};
+
+    let store = Arc::new(MemoryKeyStore::new());
+    let key = apikey::generate("tg");
+    let record = ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("write"), None, None);
+    store.insert(record).await.unwrap();
+    let verifier = ApiKeyVerifier::new(store, "tg");
+    let app = |realm: &str| -> Router {
+        let authenticator = Authenticator::builder().api_keys(verifier.clone()).realm(realm).build().unwrap();
+        Router::new()
+            .route("/read", get(|_: CanRead| async { "ok" }))
+            .route(
+                "/context",
+                get(|request: Request<axum::body::Body>| async move {
+                    request.extensions().get::<tokenguard_core::AuthContext>().is_some().to_string()
+                }),
+            )
+            .layer(AuthLayer::required(authenticator))
+    };
+    let (first, second) = (app("first"), app("second"));
+    let send = |app: &Router, path: &str, authorization: String| {
+        let request = Request::builder().uri(path).header(header::AUTHORIZATION, authorization);
+        app.clone().oneshot(request.body(axum::body::Body::empty()).unwrap())
+    };
+    for round in 0..2 {
+        for (app, realm) in [(&first, "first"), (&second, "second")] {
+            for (scheme, authorization) in
+                [("Token", format!("Token {}", key.expose())), ("Bearer", format!("Bearer {}", key.expose()))]
+            {
+                let response = send(app, "/read", authorization.clone()).await.unwrap();
+                assert_eq!(response.status(), StatusCode::FORBIDDEN);
+                assert_eq!(
+                    response.headers()[header::WWW_AUTHENTICATE],
+                    format!(
+                        r#"{scheme} realm="{realm}", error="insufficient_scope", error_description="the credential lacks the required scope", scope="read""#
+                    ),
+                    "round {round}"
+                );
+                let context = text(send(app, "/context", authorization).await.unwrap()).await;
+                assert_eq!(context, "false", "{scheme} {realm} round {round}: the principal carries its context");
+            }
+        }
+    }
+}
