@@ -5,7 +5,7 @@
 //! down, nothing cached) — with the same `WWW-Authenticate` as over HTTP.
 //!
 //! ```sh
-//! cargo run --example grpc_health      # TOKENGUARD_ISSUER / _AUDIENCE / _BIND as for axum_api
+//! cargo run --example grpc_health --features tonic   # TOKENGUARD_ISSUER / _AUDIENCE / _BIND as for axum_api
 //! ```
 
 use tokenguard::tower::{AuthLayer, RequireScope};

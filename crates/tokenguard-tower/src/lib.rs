@@ -4,11 +4,15 @@
 //!   [`Authenticator`], puts the [`Principal`] into the request extensions and
 //!   answers failures per RFC 6750. Works with any tower service taking an
 //!   `http::Request`; axum is the common case.
-//! - [`RequireScope`]: a per-route guard answering 403 `insufficient_scope`.
+//! - [`RequireScope`]: a per-route guard answering 403 `insufficient_scope`;
+//!   in axum, [`scope_guard!`] declares the same guards as extractors.
 //! - Extractors: [`Principal`], `Option<Principal>` and [`Claims<T>`].
 //! - [`AuthorizeRequestLayer`]: the other direction — credentials from a
 //!   [`TokenSource`](tokenguard_core::client::TokenSource) on outgoing
 //!   requests of a tower HTTP client, refreshed and retried once on a 401.
+//!
+//! The layers answer with the inner service's own response body type (see
+//! [`ErrorBody`]), so axum keeps its body as it is on the hot path.
 //!
 //! ```no_run
 //! use axum::{Json, Router, routing::get};
