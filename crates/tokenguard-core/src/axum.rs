@@ -42,11 +42,20 @@ impl IntoResponse for PrincipalRejection {
     }
 }
 
-fn reject(parts: &Parts, error: AuthError) -> PrincipalRejection {
-    match AuthContext::of_request(&parts.extensions) {
-        Some(context) => PrincipalRejection::Unauthorized(context.reject(error)),
-        None => PrincipalRejection::MissingLayer,
+impl PrincipalRejection {
+    /// The answer to `error` for a request with these extensions: the
+    /// authentication layer's, or [`PrincipalRejection::MissingLayer`] when
+    /// no layer ran.
+    pub fn for_request(extensions: &http::Extensions, error: AuthError) -> Self {
+        match AuthContext::of_request(extensions) {
+            Some(context) => PrincipalRejection::Unauthorized(context.reject(error)),
+            None => PrincipalRejection::MissingLayer,
+        }
     }
+}
+
+fn reject(parts: &Parts, error: AuthError) -> PrincipalRejection {
+    PrincipalRejection::for_request(&parts.extensions, error)
 }
 
 /// The authenticated principal; 401 when the request is anonymous.

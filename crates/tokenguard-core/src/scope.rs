@@ -129,7 +129,12 @@ impl fmt::Debug for Scopes {
 /// Whether `scope` is a valid RFC 6749 scope-token
 /// (`1*( %x21 / %x23-5B / %x5D-7E )`), so it can be named in a challenge.
 pub fn is_scope_token(scope: &str) -> bool {
-    !scope.is_empty() && scope.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+    !scope.is_empty() && scope.bytes().all(is_scope_char)
+}
+
+/// RFC 6749's `NQCHAR` without the space: `%x21 / %x23-5B / %x5D-7E`.
+const fn is_scope_char(b: u8) -> bool {
+    b == 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e)
 }
 
 /// Whether `names` is a space-separated list of at least one RFC 6749
@@ -142,7 +147,7 @@ pub const fn is_scope_list(names: &str) -> bool {
     while i < bytes.len() {
         let b = bytes[i];
         if b != b' ' {
-            if !(b == 0x21 || (b >= 0x23 && b <= 0x5b) || (b >= 0x5d && b <= 0x7e)) {
+            if !is_scope_char(b) {
                 return false;
             }
             any_token = true;

@@ -2,7 +2,7 @@
 
 use http::request::Parts;
 use tokenguard_core::axum::PrincipalRejection;
-use tokenguard_core::{AuthContext, AuthError, Principal, ScopeRequirement};
+use tokenguard_core::{AuthError, Principal, ScopeRequirement};
 
 /// Declares scope guards as axum extractors: a handler that takes one runs
 /// only for a principal that meets the requirement, and gets that
@@ -128,8 +128,5 @@ pub fn guard(parts: &Parts, requirement: &ScopeRequirement) -> Result<Principal,
         (Ok(()), None) => AuthError::MissingCredentials,
         (Err(error), _) => error,
     };
-    match AuthContext::of_request(&parts.extensions) {
-        Some(context) => Err(PrincipalRejection::Unauthorized(context.reject(error))),
-        None => Err(PrincipalRejection::MissingLayer),
-    }
+    Err(PrincipalRejection::for_request(&parts.extensions, error))
 }
