@@ -190,6 +190,12 @@ fn tower_layer(c: &mut Criterion) {
     let guarded_handler = move |_: CanRead| handler();
     let guarded_router: axum::Router =
         axum::Router::new().route("/recordings", axum::routing::get(guarded_handler)).route_layer(auth.clone());
+    let handler_layered_router: axum::Router = {
+        use axum::handler::Handler;
+        axum::Router::new().route("/recordings", axum::routing::get(guarded_handler.layer(auth.clone())))
+    };
+    let outer_layered_router = AuthLayer::optional(authenticator.clone())
+        .layer(axum::Router::new().route("/recordings", axum::routing::get(guarded_handler)));
     let mut warm = auth.layer(inner);
     let response = rt.block_on(async { warm.ready().await.expect("ready").call(request()).await });
     assert_eq!(response.expect("infallible").status(), 200, "the token verifies");
@@ -211,6 +217,14 @@ fn tower_layer(c: &mut Criterion) {
     });
     let mut router = guarded_router;
     group.bench_function("axum_router_layer_and_guard_cached_jwt", |b| {
+        b.iter(|| futures::executor::block_on(router.call(request())))
+    });
+    let mut router = handler_layered_router;
+    group.bench_function("axum_handler_layer_and_guard_cached_jwt", |b| {
+        b.iter(|| futures::executor::block_on(router.call(request())))
+    });
+    let mut router = outer_layered_router;
+    group.bench_function("axum_outer_layer_and_guard_cached_jwt", |b| {
         b.iter(|| futures::executor::block_on(router.call(request())))
     });
     group.finish();
