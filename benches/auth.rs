@@ -7,28 +7,22 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use tokenguard::apikey::{self, KeyDigest};
 use tokenguard::store::SqliteKeyStore;
 use tokenguard::{
     ApiKeyRecord, ApiKeyVerifier, Authenticator, Credential, JwksOptions, JwtRules, KeyStore, MemoryKeyStore, Scheme,
-    ScopeRequirement, Scopes, TokenCacheOptions, credential,
+    ScopeRequirement, Scopes, credential,
 };
 use tokenguard_testkit::{DEFAULT_AUDIENCE, KeyAlg, TestIssuer};
 
 #[path = "support/floors.rs"]
 mod floors;
-use floors::floors;
+use floors::Fixture;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
-}
-
-fn no_token_cache() -> TokenCacheOptions {
-    TokenCacheOptions { max_bytes: 0, ..TokenCacheOptions::default() }
 }
 
 fn credential_parsing(c: &mut Criterion) {
@@ -53,44 +47,27 @@ fn jwt_verification(c: &mut Criterion) {
         ("verify_es256", KeyAlg::Es256, jsonwebtoken::Algorithm::ES256),
         ("verify_eddsa", KeyAlg::EdDsa, jsonwebtoken::Algorithm::EdDSA),
     ] {
-        let issuer = rt.block_on(TestIssuer::start_with(alg));
-        let token = issuer.token().scope("read write").sign();
-        let authenticator = Authenticator::builder()
-            .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
-            .token_cache(no_token_cache())
-            .build()
-            .expect("authenticator");
-        let credential = Credential::new(Scheme::Bearer, &token);
-        rt.block_on(authenticator.verify(credential)).expect("the token verifies");
-        let jwks: serde_json::Value = rt.block_on(async {
-            let body = reqwest::get(issuer.jwks_uri()).await.expect("jwks").text().await.expect("body");
-            serde_json::from_str(&body).expect("json")
-        });
-        let pem = issuer.public_key_pem(&issuer.current_kid()).expect("PEM");
-        let (decoding_key, parsed_key) = floors(&jwks, alg, &pem);
+        let fixture = Fixture::new(&rt, alg);
+        let Fixture { issuer, token, authenticator, decoding_key, parsed_key, signature } = &fixture;
+        let (credential, signing_input) = (fixture.credential(), fixture.signing_input());
         let mut validation = jsonwebtoken::Validation::new(jwa);
         validation.set_audience(&[DEFAULT_AUDIENCE]);
         validation.set_issuer(&[issuer.issuer()]);
-        let (signing_input, signature) = token.rsplit_once('.').expect("jws");
-        let signature = URL_SAFE_NO_PAD.decode(signature).expect("signature");
 
         let mut group = c.benchmark_group(group_name);
         group.bench_function("tokenguard_parse_only", |b| {
-            b.iter(|| tokenguard::jwt::jose::parse(std::hint::black_box(&token)).map(|jwt| jwt.header.alg))
+            b.iter(|| tokenguard::jwt::jose::parse(std::hint::black_box(token)).map(|jwt| jwt.header.alg))
         });
         group.bench_function("tokenguard", |b| {
             b.iter(|| futures::executor::block_on(authenticator.verify(std::hint::black_box(credential))))
         });
         group.bench_function("jsonwebtoken_decode", |b| {
-            b.iter(|| {
-                jsonwebtoken::decode::<serde_json::Value>(std::hint::black_box(&token), &decoding_key, &validation)
-            })
+            b.iter(|| jsonwebtoken::decode::<serde_json::Value>(std::hint::black_box(token), decoding_key, &validation))
         });
         group.bench_function("aws_lc_preparsed_signature", |b| {
-            b.iter(|| parsed_key.verify_sig(std::hint::black_box(signing_input.as_bytes()), &signature))
+            b.iter(|| parsed_key.verify_sig(std::hint::black_box(signing_input), signature))
         });
         group.finish();
-        drop(issuer);
     }
 }
 

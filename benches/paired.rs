@@ -12,10 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use tokenguard::{Authenticator, Credential, JwksOptions, JwtRules, Scheme, TokenCacheOptions};
-use tokenguard_testkit::{DEFAULT_AUDIENCE, KeyAlg, TestIssuer};
+use tokenguard_testkit::KeyAlg;
 
 #[path = "support/floors.rs"]
 mod floors;
@@ -32,24 +29,9 @@ fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
     println!("{:<7} {:>14} {:>14} {:>8} {:>17}", "alg", "aws-lc (µs)", "tokenguard", "ratio", "ratio IQR");
     for (name, alg) in [("RS256", KeyAlg::Rs256), ("ES256", KeyAlg::Es256), ("EdDSA", KeyAlg::EdDsa)] {
-        let issuer = rt.block_on(TestIssuer::start_with(alg));
-        let token = issuer.token().scope("read write").sign();
-        let authenticator = Authenticator::builder()
-            .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
-            .token_cache(TokenCacheOptions { max_bytes: 0, ..TokenCacheOptions::default() })
-            .build()
-            .expect("authenticator");
-        let credential = Credential::new(Scheme::Bearer, &token);
-        rt.block_on(authenticator.verify(credential)).expect("the token verifies");
-        let jwks: serde_json::Value = rt.block_on(async {
-            let body = reqwest::get(issuer.jwks_uri()).await.expect("jwks").text().await.expect("body");
-            serde_json::from_str(&body).expect("json")
-        });
-        let pem = issuer.public_key_pem(&issuer.current_kid()).expect("PEM");
-        let (_, parsed_key) = floors::floors(&jwks, alg, &pem);
-        let (signing_input, signature) = token.rsplit_once('.').expect("jws");
-        let signature = URL_SAFE_NO_PAD.decode(signature).expect("signature");
-        assert!(parsed_key.verify_sig(signing_input.as_bytes(), &signature).is_ok(), "the floor verifies");
+        let fixture = floors::Fixture::new(&rt, alg);
+        let (authenticator, parsed_key, signature) = (&fixture.authenticator, &fixture.parsed_key, &fixture.signature);
+        let (credential, signing_input) = (fixture.credential(), fixture.signing_input());
 
         let ours = || {
             for _ in 0..BATCH {
@@ -59,7 +41,7 @@ fn main() {
         };
         let floor = || {
             for _ in 0..BATCH {
-                let verified = parsed_key.verify_sig(std::hint::black_box(signing_input.as_bytes()), &signature);
+                let verified = parsed_key.verify_sig(std::hint::black_box(signing_input), signature);
                 std::hint::black_box(verified.is_ok());
             }
         };
