@@ -148,33 +148,32 @@ fn tower_layer(c: &mut Criterion) {
     assert_eq!(response.expect("infallible").status(), 200, "the token verifies");
 
     let mut group = c.benchmark_group("tower_layer");
-    let mut service = inner;
-    group.bench_function("service_alone", |b| b.iter(|| futures::executor::block_on(service.call(request()))));
-    let mut service = auth.layer(inner);
-    group.bench_function("auth_layer_cached_jwt", |b| b.iter(|| futures::executor::block_on(service.call(request()))));
-    let mut service = auth.layer(RequireScope::new("read").layer(inner));
-    group.bench_function("auth_and_scope_cached_jwt", |b| {
-        b.iter(|| futures::executor::block_on(service.call(request())))
-    });
-    let mut router = bare_router;
-    group.bench_function("axum_router_alone", |b| b.iter(|| futures::executor::block_on(router.call(request()))));
-    let mut router = layered_router;
-    group.bench_function("axum_router_route_layers_cached_jwt", |b| {
-        b.iter(|| futures::executor::block_on(router.call(request())))
-    });
-    let mut router = guarded_router;
-    group.bench_function("axum_router_layer_and_guard_cached_jwt", |b| {
-        b.iter(|| futures::executor::block_on(router.call(request())))
-    });
-    let mut router = handler_layered_router;
-    group.bench_function("axum_handler_layer_and_guard_cached_jwt", |b| {
-        b.iter(|| futures::executor::block_on(router.call(request())))
-    });
-    let mut router = outer_layered_router;
-    group.bench_function("axum_outer_layer_and_guard_cached_jwt", |b| {
-        b.iter(|| futures::executor::block_on(router.call(request())))
-    });
+    bench_requests(&mut group, "service_alone", inner, request);
+    bench_requests(&mut group, "auth_layer_cached_jwt", auth.layer(inner), request);
+    bench_requests(
+        &mut group,
+        "auth_and_scope_cached_jwt",
+        auth.layer(RequireScope::new("read").layer(inner)),
+        request,
+    );
+    bench_requests(&mut group, "axum_router_alone", bare_router, request);
+    bench_requests(&mut group, "axum_router_route_layers_cached_jwt", layered_router, request);
+    bench_requests(&mut group, "axum_router_layer_and_guard_cached_jwt", guarded_router, request);
+    bench_requests(&mut group, "axum_handler_layer_and_guard_cached_jwt", handler_layered_router, request);
+    bench_requests(&mut group, "axum_outer_layer_and_guard_cached_jwt", outer_layered_router, request);
     group.finish();
+}
+
+/// Times one `request()` through `service`, start to response.
+fn bench_requests<S, B>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut service: S,
+    request: impl Fn() -> http::Request<B>,
+) where
+    S: tower::Service<http::Request<B>>,
+{
+    group.bench_function(name, |b| b.iter(|| futures::executor::block_on(service.call(request()))));
 }
 
 fn api_keys(c: &mut Criterion) {

@@ -64,13 +64,16 @@ fn main() {
             floor_times.push(floor_time);
             ratios.push(ours_time / floor_time);
         }
-        let per_op = |times: &mut Vec<f64>| median(times) * 1e6 / f64::from(BATCH);
-        let (q1, q3) = quartiles(&mut ratios);
+        for times in [&mut ours_times, &mut floor_times, &mut ratios] {
+            times.sort_by(f64::total_cmp);
+        }
+        let per_op = |sorted: &[f64]| quantile(sorted, 0.5) * 1e6 / f64::from(BATCH);
+        let (q1, q3) = (quantile(&ratios, 0.25), quantile(&ratios, 0.75));
         println!(
             "{name:<7} {:>14.2} {:>14.2} {:>7.3}x {:>17}",
-            per_op(&mut floor_times),
-            per_op(&mut ours_times),
-            median(&mut ratios),
+            per_op(&floor_times),
+            per_op(&ours_times),
+            quantile(&ratios, 0.5),
             format!("{q1:.3}–{q3:.3}"),
         );
     }
@@ -83,12 +86,7 @@ fn timed(batch: impl Fn()) -> f64 {
     start.elapsed().as_secs_f64()
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn quartiles(values: &mut [f64]) -> (f64, f64) {
-    values.sort_by(f64::total_cmp);
-    (values[values.len() / 4], values[values.len() * 3 / 4])
+/// The value a fraction `q` of the way through `sorted`.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
