@@ -161,9 +161,8 @@ pub(crate) fn client_form(
 /// `client_secret_basic` credentials: id and secret form-encoded, then
 /// base64 (RFC 6749 §2.3.1).
 fn basic_credentials(client_id: &str, secret: &str) -> String {
-    use base64::Engine;
     let encode = |value: &str| url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>();
-    base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", encode(client_id), encode(secret)))
+    base64_simd::STANDARD.encode_to_string(format!("{}:{}", encode(client_id), encode(secret)))
 }
 
 /// `Cache-Control: max-age=N` → `Some(N s)`; `no-cache`/`no-store` → `Some(0)`.

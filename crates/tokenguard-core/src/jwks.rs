@@ -345,7 +345,7 @@ mod tests {
 
     #[test]
     fn a_refresh_keeps_the_same_key_objects_for_unchanged_keys() {
-        let n = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [0xc5u8; 256]);
+        let n = base64_simd::URL_SAFE_NO_PAD.encode_to_string([0xc5u8; 256]);
         let first = json!({"kty": "RSA", "kid": "a", "n": n, "e": "AQAB"});
         let second = json!({"kty": "RSA", "kid": "b", "n": n, "e": "AQAB"});
         let before = usable_keys(std::slice::from_ref(&first), DEFAULT_ALGORITHMS, &[]);

@@ -1,8 +1,7 @@
 //! JWK thumbprints (RFC 7638) and access-token hashes (RFC 9449 `ath`).
 
 use aws_lc_rs::digest::{SHA256, digest};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 /// The SHA-256 JWK thumbprint of a public key (RFC 7638 §3): the digest of
@@ -32,7 +31,7 @@ pub fn access_token_hash(token: &str) -> String {
 }
 
 fn sha256_base64url(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(digest(&SHA256, bytes).as_ref())
+    URL_SAFE_NO_PAD.encode_to_string(digest(&SHA256, bytes).as_ref())
 }
 
 /// A JSON string literal (RFC 7638 §3.3: members are serialized as JSON strings).

@@ -11,8 +11,7 @@ use std::fmt;
 
 use aws_lc_rs::hmac;
 use aws_lc_rs::signature::{self, ParsedPublicKey, VerificationAlgorithm};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64_simd::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde_json::{Map, Value};
 
@@ -116,7 +115,7 @@ impl VerificationKey {
             (Some("RSA"), _) => {
                 let n = text("n")?.ok_or("RSA key without n")?;
                 let e = text("e")?.ok_or("RSA key without e")?;
-                let modulus = URL_SAFE_NO_PAD.decode(n).map_err(|_| "bad RSA modulus")?;
+                let modulus = URL_SAFE_NO_PAD.decode_to_vec(n).map_err(|_| "bad RSA modulus")?;
                 let bits = modulus
                     .iter()
                     .position(|&b| b != 0)
@@ -124,15 +123,15 @@ impl VerificationKey {
                 if bits < MIN_RSA_BITS {
                     return Err("RSA key too short");
                 }
-                let exponent = URL_SAFE_NO_PAD.decode(e).map_err(|_| "bad RSA exponent")?;
+                let exponent = URL_SAFE_NO_PAD.decode_to_vec(e).map_err(|_| "bad RSA exponent")?;
                 (KeyFamily::Rsa, KeyMaterial::Public(rsa_public_key_der(&modulus, &exponent)))
             }
             (Some("EC"), Some(crv @ ("P-256" | "P-384"))) => {
                 let x = text("x")?.ok_or("EC key without x")?;
                 let y = text("y")?.ok_or("EC key without y")?;
                 let (family, size) = if crv == "P-256" { (KeyFamily::P256, 32) } else { (KeyFamily::P384, 48) };
-                let x = URL_SAFE_NO_PAD.decode(x).map_err(|_| "bad EC key")?;
-                let y = URL_SAFE_NO_PAD.decode(y).map_err(|_| "bad EC key")?;
+                let x = URL_SAFE_NO_PAD.decode_to_vec(x).map_err(|_| "bad EC key")?;
+                let y = URL_SAFE_NO_PAD.decode_to_vec(y).map_err(|_| "bad EC key")?;
                 if x.len() != size || y.len() != size {
                     return Err("bad EC key");
                 }
@@ -140,7 +139,7 @@ impl VerificationKey {
             }
             (Some("OKP"), Some("Ed25519")) => {
                 let x = text("x")?.ok_or("OKP key without x")?;
-                let x = URL_SAFE_NO_PAD.decode(x).map_err(|_| "bad Ed25519 key")?;
+                let x = URL_SAFE_NO_PAD.decode_to_vec(x).map_err(|_| "bad Ed25519 key")?;
                 if x.len() != 32 {
                     return Err("bad Ed25519 key");
                 }
@@ -348,7 +347,7 @@ mod tests {
     fn rsa(bits: usize) -> Value {
         let mut n = vec![0xffu8; bits / 8];
         n[0] = 0xc1;
-        json!({"kty": "RSA", "kid": "r", "n": URL_SAFE_NO_PAD.encode(n), "e": "AQAB"})
+        json!({"kty": "RSA", "kid": "r", "n": URL_SAFE_NO_PAD.encode_to_string(n), "e": "AQAB"})
     }
 
     #[test]

@@ -164,7 +164,7 @@ impl JwtRules {
         // the first byte avoids serde's slow buffering of untagged enums.
         let malformed = || AuthError::InvalidToken("malformed audience");
         let matches = match aud.get().as_bytes().first() {
-            Some(b'"') => ours(&serde_json::from_str::<Cow<'_, str>>(aud.get()).map_err(|_| malformed())?),
+            Some(b'"') => ours(&string(Some(aud)).ok_or_else(malformed)?),
             Some(b'[') => serde_json::from_str::<Vec<Cow<'_, str>>>(aud.get())
                 .map_err(|_| malformed())?
                 .iter()
@@ -183,11 +183,11 @@ impl JwtRules {
 /// (`Bearer`) and Amazon Cognito's `token_use` (`access`).
 fn check_token_kind(policy: TypPolicy, header: &JoseHeader, claims: &ClaimsView<'_>) -> Result<(), AuthError> {
     let not_access = || AuthError::InvalidToken("not an access token");
-    let typ = header.typ.as_deref().map(str::to_ascii_lowercase);
-    let typ_ok = matches!(
-        (policy, typ.as_deref()),
-        (_, Some("at+jwt" | "application/at+jwt")) | (TypPolicy::Any, None | Some("jwt" | "application/jwt"))
-    );
+    // Media types are case-insensitive (RFC 7515 §4.1.9).
+    let typ_is =
+        |names: &[&str]| header.typ.as_deref().is_some_and(|typ| names.iter().any(|n| typ.eq_ignore_ascii_case(n)));
+    let typ_ok = typ_is(&["at+jwt", "application/at+jwt"])
+        || (policy == TypPolicy::Any && (header.typ.is_none() || typ_is(&["jwt", "application/jwt"])));
     if !typ_ok {
         return Err(not_access());
     }
