@@ -10,16 +10,8 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// A set of scope tokens (RFC 6749 §3.3).
-///
-/// Names containing a NUL character are left out: they are not scope
-/// tokens, and no guard can ask for them.
-// One allocation for the whole set, built on every uncached verification:
-// the names, each followed by a NUL.
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Scopes(Option<Arc<str>>);
-
-/// Ends each name in a [`Scopes`] text.
-const END: char = '\0';
+pub struct Scopes(Arc<[Box<str>]>);
 
 impl Scopes {
     /// No scopes.
@@ -39,8 +31,7 @@ impl Scopes {
     /// assert_eq!(scopes.iter().collect::<Vec<_>>(), ["read", "write"]);
     /// ```
     pub fn from_space_separated(scope: &str) -> Self {
-        // Each name and its end take no more room than the name and the space after it.
-        Self::collect(scope.split(' '), scope.len() + 1)
+        Self::from_iter(scope.split(' '))
     }
 
     /// Reads scopes from JWT or introspection claims: `scope` (a space-separated
@@ -87,7 +78,7 @@ impl Scopes {
 
     /// Whether `scope` is one of the scopes (exact match).
     pub fn contains(&self, scope: &str) -> bool {
-        self.iter().any(|s| s == scope)
+        self.0.iter().any(|s| &**s == scope)
     }
 
     /// Whether every scope in `required` is present.
@@ -97,38 +88,29 @@ impl Scopes {
 
     /// The scopes, in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.as_deref().unwrap_or_default().split_terminator(END)
+        self.0.iter().map(|s| &**s)
     }
 
     /// The number of scopes.
     pub fn len(&self) -> usize {
-        self.0.as_deref().map_or(0, |text| text.bytes().filter(|&b| b == END as u8).count())
+        self.0.len()
     }
 
     /// Whether there are no scopes.
     pub fn is_empty(&self) -> bool {
-        self.0.is_none()
+        self.0.is_empty()
     }
 }
 
 impl<'a> FromIterator<&'a str> for Scopes {
     fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
-        Self::collect(iter, 0)
-    }
-}
-
-impl Scopes {
-    /// Builds the set from `names`, whose text takes about `capacity` bytes.
-    fn collect<'a>(names: impl IntoIterator<Item = &'a str>, capacity: usize) -> Self {
-        let mut text = String::with_capacity(capacity);
-        for scope in names {
-            let seen = || text.split_terminator(END).any(|s| s == scope);
-            if !scope.is_empty() && !scope.contains(END) && !seen() {
-                text.push_str(scope);
-                text.push(END);
+        let mut scopes: Vec<Box<str>> = Vec::new();
+        for scope in iter {
+            if !scope.is_empty() && !scopes.iter().any(|s| &**s == scope) {
+                scopes.push(scope.into());
             }
         }
-        Self((!text.is_empty()).then(|| text.into()))
+        Self(scopes.into())
     }
 }
 
@@ -251,15 +233,14 @@ mod tests {
     }
 
     #[test]
-    fn sets_keep_order_drop_duplicates_empty_names_and_nul() {
-        let scopes: Scopes = ["b", "", "a", "b", "x\0y", "with space"].into_iter().collect();
+    fn sets_keep_order_and_drop_duplicates_and_empty_names() {
+        let scopes: Scopes = ["b", "", "a", "b", "with space"].into_iter().collect();
         assert_eq!(scopes.iter().collect::<Vec<_>>(), ["b", "a", "with space"]);
         assert_eq!(scopes.len(), 3);
-        assert!(!scopes.contains("x") && !scopes.contains("y") && !scopes.contains(""));
+        assert!(!scopes.contains("with") && !scopes.contains(""));
         assert_eq!(scopes, Scopes::from_iter(["b", "a", "with space"]));
         let none = Scopes::from_space_separated("   ");
         assert!(none.is_empty() && none.iter().next().is_none());
-        assert_eq!(none.len(), 0);
         assert_eq!(none, Scopes::empty());
     }
 
