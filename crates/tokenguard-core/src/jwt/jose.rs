@@ -314,4 +314,45 @@ mod tests {
         }
         assert_eq!(parse(&"a".repeat(MAX_TOKEN_BYTES + 1)).unwrap_err(), AuthError::InvalidToken("token too large"));
     }
+
+    #[test]
+    fn base64url_must_be_canonical() {
+        // `e30` is `{}`; `e31` decodes to the same bytes with non-zero trailing bits.
+        let header = b64(r#"{"alg":"RS256"}"#);
+        assert!(parse(&format!("{header}.e30.c2ln")).is_ok());
+        for token in [format!("{header}.e31.c2ln"), format!("{header}.e30=.c2ln"), format!("{header}.e3 0.c2ln")] {
+            assert!(parse(&token).is_err(), "{token}");
+        }
+    }
+
+    #[test]
+    fn headers_of_any_size_up_to_the_token_bound_parse() {
+        // Decoded on the stack up to STACK_HEADER_BYTES (a 488-byte kid fills it exactly), on the heap beyond.
+        for kid_len in [1, STACK_HEADER_BYTES - 24, STACK_HEADER_BYTES - 23, 4096] {
+            let kid = "k".repeat(kid_len);
+            let header = b64(&format!(r#"{{"alg":"ES256","kid":"{kid}"}}"#));
+            let token = format!("{header}.e30.c2ln");
+            let parsed = parse(&token).unwrap();
+            assert_eq!(parsed.header.kid.as_deref(), Some(kid.as_str()), "{kid_len}");
+        }
+    }
+
+    #[test]
+    fn strings_are_read_with_and_without_escapes() {
+        let raw = |json: &str| serde_json::from_str::<Box<RawValue>>(json).unwrap();
+        for (json, expected) in [
+            (r#""plain""#, Some("plain")),
+            (r#""""#, Some("")),
+            (r#""caf\u00e9 \"q\"""#, Some("caf\u{e9} \"q\"")),
+            (r#""a\\b""#, Some("a\\b")),
+            ("7", None),
+            ("null", None),
+            (r#"["a"]"#, None),
+            (r#"{"a":"b"}"#, None),
+        ] {
+            let value = raw(json);
+            assert_eq!(string(Some(&value)).as_deref(), expected, "{json}");
+        }
+        assert_eq!(string(None), None);
+    }
 }

@@ -78,3 +78,25 @@ pub(crate) fn signature_is_valid(jwt: &ParsedJwt<'_>, key: &VerificationKey, alg
         Err(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn signatures_are_bounded_before_any_crypto() {
+        let n = URL_SAFE_NO_PAD.encode_to_string([0xc5u8; 256]);
+        let jwk = json!({"kty": "RSA", "n": n, "e": "AQAB"});
+        let key = VerificationKey::from_jwk(jwk.as_object().unwrap(), &[Algorithm::RS256]).unwrap();
+        let header = URL_SAFE_NO_PAD.encode_to_string(r#"{"alg":"RS256"}"#);
+        let lengths = [0, 1, 256, MAX_SIGNATURE_BYTES - 1, MAX_SIGNATURE_BYTES, MAX_SIGNATURE_BYTES + 1, 4096];
+        let signatures = lengths.map(|len| URL_SAFE_NO_PAD.encode_to_string(vec![7u8; len]));
+        // Not base64url at all, or of a length no encoding has.
+        for signature in signatures.iter().map(String::as_str).chain(["x", "AAAAA", "!!!!"]) {
+            let token = format!("{header}.e30.{signature}");
+            let jwt = jose::parse(&token).unwrap();
+            assert!(!signature_is_valid(&jwt, &key, Algorithm::RS256), "{} chars", signature.len());
+        }
+    }
+}
