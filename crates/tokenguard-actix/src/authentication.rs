@@ -12,9 +12,11 @@ use tokenguard_core::{AuthContext, Authenticator, Mode};
 
 /// Authenticates requests before they reach the wrapped service.
 ///
-/// On success the [`Principal`](crate::Principal) and an [`AuthContext`] are
-/// inserted into the request extensions; on failure the wrapped service is
-/// not called and the client gets the RFC 6750 answer.
+/// On success the [`Principal`](crate::Principal) is inserted into the
+/// request extensions, with an [`AuthContext`] unless the principal carries
+/// its own (a credential answered from the verified-token cache: one
+/// allocation fewer on the hot path); on failure the wrapped service is not
+/// called and the client gets the RFC 6750 answer.
 #[derive(Clone, Debug)]
 pub struct Authentication {
     authenticator: Authenticator,
@@ -79,18 +81,22 @@ where
         Box::pin(async move {
             let values = request.headers().get_all(AUTHORIZATION).map(|value| value.as_bytes());
             let dpop = authenticator.dpop_enabled().then(|| tokenguard_core::actix::dpop_request(request.request()));
-            let scheme = match authenticator.authenticate_with(values, dpop, mode).await {
+            let context = match authenticator.authenticate_with(values, dpop, mode).await {
                 Ok(Some(authenticated)) => {
+                    let carried = authenticated.carries_context(&authenticator);
+                    let scheme = authenticated.scheme;
                     request.extensions_mut().insert(authenticated.principal);
-                    Some(authenticated.scheme)
+                    (!carried).then(|| AuthContext::new(authenticator, Some(scheme)))
                 }
-                Ok(None) => None,
+                Ok(None) => Some(AuthContext::new(authenticator, None)),
                 Err(rejection) => {
                     let response = tokenguard_core::actix::into_response(authenticator.render(&rejection));
                     return Ok(request.into_response(response).map_into_right_body());
                 }
             };
-            request.extensions_mut().insert(AuthContext::new(authenticator, scheme));
+            if let Some(context) = context {
+                request.extensions_mut().insert(context);
+            }
             service.call(request).await.map(ServiceResponse::map_into_left_body)
         })
     }

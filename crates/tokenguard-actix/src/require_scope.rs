@@ -57,16 +57,19 @@ where
     fn call(&self, request: ServiceRequest) -> Self::Future {
         let refusal = {
             let extensions = request.extensions();
-            match extensions.get::<AuthContext>() {
-                None => Some(
-                    HttpResponse::InternalServerError()
-                        .body("tokenguard: RequireScope needs the Authentication middleware in front of it"),
-                ),
-                Some(context) => self
-                    .requirement
-                    .check(extensions.get::<Principal>())
-                    .err()
-                    .map(|error| tokenguard_core::actix::into_response(context.reject(error))),
+            let principal = extensions.get::<Principal>();
+            match self.requirement.check(principal) {
+                // The hot path: no context needed to let a principal through.
+                Ok(()) if principal.is_some() => None,
+                checked => match AuthContext::found(extensions.get::<AuthContext>(), principal) {
+                    None => Some(
+                        HttpResponse::InternalServerError()
+                            .body("tokenguard: RequireScope needs the Authentication middleware in front of it"),
+                    ),
+                    Some(context) => {
+                        checked.err().map(|error| tokenguard_core::actix::into_response(context.reject(error)))
+                    }
+                },
             }
         };
         if let Some(response) = refusal {

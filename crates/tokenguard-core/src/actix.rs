@@ -87,7 +87,8 @@ impl ResponseError for PrincipalRejection {
 }
 
 fn reject(request: &HttpRequest, error: AuthError) -> PrincipalRejection {
-    match request.extensions().get::<AuthContext>() {
+    let extensions = request.extensions();
+    match AuthContext::found(extensions.get::<AuthContext>(), extensions.get::<Principal>()) {
         Some(context) => PrincipalRejection::Unauthorized(context.reject(error)),
         None => PrincipalRejection::MissingMiddleware,
     }
