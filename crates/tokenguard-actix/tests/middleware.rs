@@ -12,6 +12,16 @@ async fn subject(principal: Principal) -> HttpResponse {
     HttpResponse::Ok().body(principal.subject().to_owned())
 }
 
+/// A test issuer, and the app trusting it served on 127.0.0.1 (its base URL).
+async fn start() -> (TestIssuer, String) {
+    let issuer = TestIssuer::start().await;
+    let authenticator = Authenticator::builder()
+        .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
+        .build()
+        .expect("authenticator");
+    (issuer, serve(authenticator))
+}
+
 /// Serves the app on 127.0.0.1 and returns its base URL.
 fn serve(authenticator: Authenticator) -> String {
     let server = HttpServer::new(move || {
@@ -46,12 +56,7 @@ async fn get(url: &str, token: Option<&str>) -> (u16, Option<String>, String) {
 
 #[actix_web::test]
 async fn scope_answers_are_the_same_for_fresh_and_cached_credentials() {
-    let issuer = TestIssuer::start().await;
-    let authenticator = Authenticator::builder()
-        .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
-        .build()
-        .expect("authenticator");
-    let base = serve(authenticator);
+    let (issuer, base) = start().await;
     let writer = issuer.token().scope("read write").sign();
     let reader = issuer.token().scope("read").sign();
     // The second request of each token is answered from the verified-token cache.
@@ -71,12 +76,7 @@ async fn scope_answers_are_the_same_for_fresh_and_cached_credentials() {
 
 #[actix_web::test]
 async fn a_guard_or_an_extractor_without_authentication_is_a_server_error() {
-    let issuer = TestIssuer::start().await;
-    let authenticator = Authenticator::builder()
-        .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
-        .build()
-        .expect("authenticator");
-    let base = serve(authenticator);
+    let (issuer, base) = start().await;
     let token = issuer.token().scope("read write").sign();
     assert_eq!(
         get(&format!("{base}/unguarded"), Some(&token)).await,
