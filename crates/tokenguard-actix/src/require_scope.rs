@@ -61,7 +61,7 @@ where
             match self.requirement.check(principal) {
                 // The hot path: no context needed to let a principal through.
                 Ok(()) if principal.is_some() => None,
-                checked => match AuthContext::found(extensions.get::<AuthContext>(), principal) {
+                checked => match AuthContext::of(extensions.get::<AuthContext>(), principal) {
                     None => Some(
                         HttpResponse::InternalServerError()
                             .body("tokenguard: RequireScope needs the Authentication middleware in front of it"),

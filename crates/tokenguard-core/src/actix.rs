@@ -88,7 +88,7 @@ impl ResponseError for PrincipalRejection {
 
 fn reject(request: &HttpRequest, error: AuthError) -> PrincipalRejection {
     let extensions = request.extensions();
-    match AuthContext::found(extensions.get::<AuthContext>(), extensions.get::<Principal>()) {
+    match AuthContext::of(extensions.get::<AuthContext>(), extensions.get::<Principal>()) {
         Some(context) => PrincipalRejection::Unauthorized(context.reject(error)),
         None => PrincipalRejection::MissingMiddleware,
     }

@@ -594,12 +594,12 @@ impl AuthContext {
     /// The context of a request: the `AuthContext` in its extensions, else
     /// the one its [`Principal`] carries (see [`Authenticated::carries_context`]).
     pub fn of_request(extensions: &http::Extensions) -> Option<Cow<'_, AuthContext>> {
-        Self::found(extensions.get::<AuthContext>(), extensions.get::<Principal>())
+        Self::of(extensions.get::<AuthContext>(), extensions.get::<Principal>())
     }
 
     /// Like [`AuthContext::of_request`], from what a framework's own
     /// extension map holds: its `AuthContext` and its [`Principal`].
-    pub fn found<'a>(context: Option<&'a AuthContext>, principal: Option<&Principal>) -> Option<Cow<'a, AuthContext>> {
+    pub fn of<'a>(context: Option<&'a AuthContext>, principal: Option<&Principal>) -> Option<Cow<'a, AuthContext>> {
         match context {
             Some(context) => Some(Cow::Borrowed(context)),
             None => principal.and_then(AuthContext::carried_by).map(Cow::Owned),
