@@ -8,12 +8,12 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{Error, HttpMessage};
 use futures_core::future::LocalBoxFuture;
-use tokenguard_core::{AuthContext, Authenticator, Mode};
+use tokenguard_core::{Authenticator, Mode};
 
 /// Authenticates requests before they reach the wrapped service.
 ///
 /// On success the [`Principal`](crate::Principal) is inserted into the
-/// request extensions, with an [`AuthContext`] unless the principal carries
+/// request extensions, with an [`AuthContext`](crate::AuthContext) unless the principal carries
 /// its own (a credential answered from the verified-token cache: one
 /// allocation fewer on the hot path); on failure the wrapped service is not
 /// called and the client gets the RFC 6750 answer.
@@ -81,21 +81,21 @@ where
         Box::pin(async move {
             let values = request.headers().get_all(AUTHORIZATION).map(|value| value.as_bytes());
             let dpop = authenticator.dpop_enabled().then(|| tokenguard_core::actix::dpop_request(request.request()));
-            let context = match authenticator.authenticate_with(values, dpop, mode).await {
-                Ok(Some(authenticated)) => {
-                    let carried = authenticated.carries_context(&authenticator);
-                    let scheme = authenticated.scheme;
-                    request.extensions_mut().insert(authenticated.principal);
-                    (!carried).then(|| AuthContext::new(authenticator, Some(scheme)))
-                }
-                Ok(None) => Some(AuthContext::new(authenticator, None)),
+            let (principal, context) = match authenticator.authenticate_with(values, dpop, mode).await {
+                Ok(authenticated) => authenticator.request_extensions(authenticated),
                 Err(rejection) => {
                     let response = tokenguard_core::actix::into_response(authenticator.render(&rejection));
                     return Ok(request.into_response(response).map_into_right_body());
                 }
             };
-            if let Some(context) = context {
-                request.extensions_mut().insert(context);
+            {
+                let mut extensions = request.extensions_mut();
+                if let Some(principal) = principal {
+                    extensions.insert(principal);
+                }
+                if let Some(context) = context {
+                    extensions.insert(context);
+                }
             }
             service.call(request).await.map(ServiceResponse::map_into_left_body)
         })

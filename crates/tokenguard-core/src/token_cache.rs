@@ -166,32 +166,34 @@ impl TokenCache {
 
     /// Remembers a verified JWT until its expiry (at most `max_ttl`) or until `key` is dropped.
     pub(crate) fn insert_jwt(&self, token: &str, scheme: Scheme, principal: &Principal, key: &Arc<VerificationKey>) {
-        if self.cache.is_none() {
-            return; // without reading the clock
-        }
-        let ttl = principal.expires_at().map_or(Duration::ZERO, seconds_until).min(self.options.max_ttl);
-        self.insert(token, scheme, principal, Some(Arc::downgrade(key)), ttl);
+        self.insert(token, scheme, principal, Some(key), |options| {
+            principal.expires_at().map_or(Duration::ZERO, seconds_until).min(options.max_ttl)
+        });
     }
 
     /// Remembers a verified API key for `api_key_ttl` (at most until it expires).
     pub(crate) fn insert_api_key(&self, token: &str, scheme: Scheme, principal: &Principal) {
-        let ttl = principal.expires_at().map_or(self.options.api_key_ttl, seconds_until).min(self.options.api_key_ttl);
-        self.insert(token, scheme, principal, None, ttl);
+        self.insert(token, scheme, principal, None, |options| {
+            principal.expires_at().map_or(options.api_key_ttl, seconds_until).min(options.api_key_ttl)
+        });
     }
 
+    /// `ttl` is only worked out (reading the clock) when the cache is on.
     fn insert(
         &self,
         token: &str,
         scheme: Scheme,
         principal: &Principal,
-        key: Option<Weak<VerificationKey>>,
-        ttl: Duration,
+        key: Option<&Arc<VerificationKey>>,
+        ttl: impl FnOnce(&TokenCacheOptions) -> Duration,
     ) {
         let Some(cache) = &self.cache else { return };
+        let ttl = ttl(&self.options);
         if ttl.is_zero() {
             return;
         }
         principal.set_verified_by(VerifiedBy { authenticator: self.owner.clone(), scheme });
+        let key = key.map(Arc::downgrade);
         let entry = Entry { principal: principal.clone(), scheme, key, expires: Instant::now() + ttl };
         cache.insert(TokenKey(token.as_bytes().into()), entry);
     }

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tokenguard_core::{AuthContext, Authenticated, Authenticator, Mode};
+use tokenguard_core::{Authenticated, Authenticator, Mode};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -16,7 +16,7 @@ use crate::require_scope::ResponseFuture;
 ///
 /// On success the [`Principal`](crate::Principal) is inserted into the
 /// request extensions, with what extractors and guards need to answer as
-/// this layer would ([`AuthContext::of_request`] finds it). On failure the
+/// this layer would ([`AuthContext::of_request`](tokenguard_core::AuthContext::of_request) finds it). On failure the
 /// inner service is not called and the client gets the RFC 6750 answer.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
@@ -109,18 +109,13 @@ where
 /// [`AuthContext`] unless the principal already carries it (the hot path:
 /// one allocation fewer).
 fn insert(extensions: &mut http::Extensions, authenticator: &Authenticator, authenticated: Option<Authenticated>) {
-    let scheme = match authenticated {
-        Some(authenticated) if authenticated.carries_context(authenticator) => {
-            extensions.insert(authenticated.principal);
-            return;
-        }
-        Some(authenticated) => {
-            extensions.insert(authenticated.principal);
-            Some(authenticated.scheme)
-        }
-        None => None,
-    };
-    extensions.insert(AuthContext::new(authenticator.clone(), scheme));
+    let (principal, context) = authenticator.request_extensions(authenticated);
+    if let Some(principal) = principal {
+        extensions.insert(principal);
+    }
+    if let Some(context) = context {
+        extensions.insert(context);
+    }
 }
 
 type Verifying<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;

@@ -151,14 +151,24 @@ pub fn parse(token: &str) -> Result<ParsedJwt<'_>, AuthError> {
     let (header_b64, payload_b64, signature) = segments(token).ok_or(AuthError::InvalidToken("malformed token"))?;
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
     let header = read_header(header_b64)?;
-    let payload = String::from_utf8(decode(payload_b64)?).map_err(|_| AuthError::InvalidToken("malformed token"))?;
-    json_object(&payload)?;
+    let payload = decode_json_object(payload_b64)?;
     Ok(ParsedJwt { header, payload, signing_input, signature })
 }
 
 /// Decodes a base64url segment.
 fn decode(segment: &str) -> Result<Vec<u8>, AuthError> {
     URL_SAFE_NO_PAD.decode_to_vec(segment).map_err(|_| AuthError::InvalidToken("malformed token"))
+}
+
+/// Decodes a base64url segment into `buffer` (typically uninitialized
+/// stack memory: no allocation, no zeroing), if it is valid and fits.
+pub(crate) fn decode_into<'b>(segment: &str, buffer: &'b mut [MaybeUninit<u8>]) -> Option<&'b [u8]> {
+    // Checked first: `decode` panics on a buffer that is too small.
+    let fits = URL_SAFE_NO_PAD.decoded_length(segment.as_bytes()).is_ok_and(|len| len <= buffer.len());
+    match fits {
+        true => URL_SAFE_NO_PAD.decode(segment.as_bytes(), Out::from_uninit_slice(buffer)).ok().map(|d| &*d),
+        false => None,
+    }
 }
 
 /// Refuses JSON text that does not start as an object: serde would also
@@ -214,11 +224,11 @@ fn read_header(header_b64: &str) -> Result<JoseHeader, AuthError> {
     let malformed = || AuthError::InvalidToken("malformed token");
     let mut buffer = [MaybeUninit::<u8>::uninit(); STACK_HEADER_BYTES];
     let heap;
-    let decoded: &[u8] = match URL_SAFE_NO_PAD.decoded_length(header_b64.as_bytes()) {
-        Ok(len) if len <= STACK_HEADER_BYTES => URL_SAFE_NO_PAD
-            .decode(header_b64.as_bytes(), Out::from_uninit_slice(&mut buffer))
-            .map_err(|_| malformed())?,
-        _ => {
+    // What does not decode on the stack (too large, or not base64url) is
+    // decoded on the heap, which fails for what is not base64url.
+    let decoded = match decode_into(header_b64, &mut buffer) {
+        Some(decoded) => decoded,
+        None => {
             heap = decode(header_b64)?;
             &heap
         }
