@@ -10,13 +10,14 @@ mod common;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Json, Router, ServiceExt};
 use serde_json::{Value, json};
 use tokenguard::Principal;
 use tokenguard::tower::{AuthLayer, scope_guard};
+use tower::Layer;
 
 use common::{Config, Recordings};
 
@@ -35,28 +36,29 @@ async fn run() -> Result<(), String> {
     let authenticator = setup.authenticator;
     let recordings = Arc::new(Recordings::default());
 
-    // One layer authenticates; the handlers' scope guards (below) authorize.
-    let protected = Router::new()
+    // The routes; each handler's extractor says who may call it: `Principal`
+    // (anyone authenticated), a scope guard (below), `Option<Principal>`
+    // (anyone, but presented credentials must be valid), or none (public).
+    let mut router = Router::new()
+        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
         .route("/me", get(me))
         .route("/recordings", get(list_recordings).post(create_recording))
         .route("/admin", get(admin))
-        .route_layer(AuthLayer::required(authenticator.clone()));
-    let optional = Router::new().route("/greeting", get(greeting)).route_layer(AuthLayer::optional(authenticator));
-    let mut app = Router::new()
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
-        .merge(protected)
-        .merge(optional)
+        .route("/greeting", get(greeting))
         .with_state(recordings);
     if let Some((path, metadata)) = setup.resource_metadata {
-        app = app.route(&path, get(move || async move { metadata.into_http(axum::body::Body::from) }));
+        router = router.route(&path, get(move || async move { metadata.into_http(axum::body::Body::from) }));
     }
+    // One layer around the whole router authenticates each request once,
+    // before routing, and leaves the verdict to those extractors.
+    let app = AuthLayer::deferred(authenticator).layer(router);
 
     let listener = tokio::net::TcpListener::bind(&config.bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     common::announce(addr, setup.dev.as_ref());
-    axum::serve(listener, app).await.map_err(|e| e.to_string())
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await.map_err(|e| e.to_string())
 }
 
 scope_guard! {

@@ -22,13 +22,10 @@ struct Recordings {
 async fn main() {
     let app = Router::new()
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
-        .merge(
-            Router::new()
-                .route("/me", get(|| async { Json(json!({ "subject": "anonymous" })) }))
-                .route("/recordings", get(list_recordings).post(create_recording))
-                .route("/admin", get(|| async { Json(json!({ "status": "ok", "admin": true })) })),
-        )
-        .merge(Router::new().route("/greeting", get(|| async { Json(json!({ "subject": null })) })))
+        .route("/me", get(|| async { Json(json!({ "subject": "anonymous" })) }))
+        .route("/recordings", get(list_recordings).post(create_recording))
+        .route("/admin", get(|| async { Json(json!({ "status": "ok", "admin": true })) }))
+        .route("/greeting", get(|| async { Json(json!({ "subject": null })) }))
         .with_state(Arc::new(Recordings::default()));
     let bind = std::env::var("TOKENGUARD_BIND").unwrap_or_else(|_| "127.0.0.1:3001".into());
     let listener = tokio::net::TcpListener::bind(&bind).await.expect("bind");

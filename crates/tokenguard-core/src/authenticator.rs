@@ -590,6 +590,14 @@ impl Authenticator {
             None => (None, Some(AuthContext::new(self.clone(), None))),
         }
     }
+
+    /// What an adapter that leaves the verdict to the extractors puts into
+    /// the extensions of a request this authenticator refused: no
+    /// principal, and a context that answers every extractor and guard
+    /// with the refusal (see [`AuthContext::refusal`]).
+    pub fn refused_context(&self, rejection: Rejection) -> AuthContext {
+        AuthContext { authenticator: self.clone(), scheme: rejection.scheme, refused: Some(rejection.error) }
+    }
 }
 
 /// What adapters put into request extensions beside the [`Principal`], so that
@@ -599,12 +607,15 @@ impl Authenticator {
 pub struct AuthContext {
     authenticator: Authenticator,
     scheme: Option<Scheme>,
+    /// Why the credential was refused, when the layer left that verdict to
+    /// the extractors ([`Authenticator::refused_context`]).
+    refused: Option<AuthError>,
 }
 
 impl AuthContext {
     /// The context of a request authenticated (or not) by `authenticator`.
     pub fn new(authenticator: Authenticator, scheme: Option<Scheme>) -> Self {
-        Self { authenticator, scheme }
+        Self { authenticator, scheme, refused: None }
     }
 
     /// The context of a request: the `AuthContext` in its extensions, else
@@ -628,8 +639,20 @@ impl AuthContext {
         Some(AuthContext::new(Authenticator { inner }, Some(verified_by.scheme)))
     }
 
-    /// Renders `error` for this request: its challenge names the scheme the client used.
+    /// Renders `error` for this request: its challenge names the scheme the
+    /// client used. A request whose credential was refused is answered with
+    /// that refusal whatever `error` is: an invalid token is never mistaken
+    /// for a missing one, nor its 401 for a 403.
     pub fn reject(&self, error: AuthError) -> ErrorResponse {
+        let error = self.refused.clone().unwrap_or(error);
         self.authenticator.render(&Rejection { error, scheme: self.scheme })
+    }
+
+    /// The answer to a request whose credential was refused while the
+    /// verdict was left to the extractors; `None` for an anonymous or
+    /// authenticated request. `Option<Principal>` extractors answer it
+    /// rather than `None`: presented credentials are never silently anonymous.
+    pub fn refusal(&self) -> Option<ErrorResponse> {
+        self.refused.as_ref().map(|error| self.reject(error.clone()))
     }
 }

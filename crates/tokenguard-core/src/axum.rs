@@ -70,15 +70,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Principal {
     }
 }
 
-/// `Option<Principal>`: `None` only when the client sent no credentials (the
-/// layer already refused invalid ones).
+/// `Option<Principal>`: `None` only when the client sent no credentials;
+/// invalid ones are refused (by the layer, or here when the layer left the
+/// verdict to the extractors).
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Principal {
     type Rejection = PrincipalRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Option<Self>, Self::Rejection> {
-        match parts.extensions.get::<Principal>() {
-            Some(principal) => Ok(Some(principal.clone())),
-            None if parts.extensions.get::<AuthContext>().is_some() => Ok(None),
+        if let Some(principal) = parts.extensions.get::<Principal>() {
+            return Ok(Some(principal.clone()));
+        }
+        match parts.extensions.get::<AuthContext>().map(AuthContext::refusal) {
+            Some(None) => Ok(None),
+            Some(Some(refusal)) => Err(PrincipalRejection::Unauthorized(refusal)),
             None => Err(PrincipalRejection::MissingLayer),
         }
     }

@@ -7,7 +7,7 @@
 //! issuer's JWKS, the entry is dead. Failures are never cached here.
 
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use std::hash::{Hash, Hasher};
 
@@ -41,17 +41,39 @@ impl Default for TokenCacheOptions {
 /// Bookkeeping bytes counted per entry besides the credential itself.
 const ENTRY_OVERHEAD: usize = 256;
 
+/// The clock of entry lifetimes: the kernel's coarse monotonic clock
+/// (`CLOCK_MONOTONIC_COARSE` on Linux), a read of a shared page with no
+/// timer instruction — a fifth of a `std::time::Instant` read, which is
+/// otherwise the largest single cost of a cache hit. It advances once per
+/// scheduler tick, so it may run behind by up to one tick (at most 10 ms for
+/// any `HZ` ≥ 100): every lifetime is shortened by [`CLOCK_MARGIN`] so that
+/// no entry outlives its credential.
+type CoarseInstant = coarsetime::Instant;
+
+/// Twice the longest tick: an entry never lives past its true deadline.
+const CLOCK_MARGIN: Duration = Duration::from_millis(20);
+
+/// No cached verification lives longer than this, whatever `max_ttl` says
+/// (and the coarse clock's durations stay far from overflowing).
+const LONGEST_TTL: Duration = Duration::from_secs(24 * 3600);
+
+fn coarse_now() -> CoarseInstant {
+    // Not `now()`, which also writes a process-wide "recent" timestamp that
+    // every core would then fight over.
+    CoarseInstant::now_without_cache_update()
+}
+
 #[derive(Clone)]
 struct Entry {
     principal: Principal,
     scheme: Scheme,
     /// The key that verified a JWT; a dead `Weak` means it left the JWKS.
     key: Option<Weak<VerificationKey>>,
-    expires: Instant,
+    expires: CoarseInstant,
 }
 
 impl Entry {
-    fn is_live(&self, now: Instant) -> bool {
+    fn is_live(&self, now: CoarseInstant) -> bool {
         now < self.expires && self.key.as_ref().is_none_or(|key| key.strong_count() > 0)
     }
 }
@@ -156,9 +178,10 @@ impl TokenCache {
     pub(crate) fn get(&self, token: &[u8], scheme: Scheme) -> Option<Principal> {
         let cache = self.cache.as_ref()?;
         let entry = cache.get(&Presented(token))?;
-        if !entry.is_live(Instant::now()) {
+        let now = coarse_now();
+        if !entry.is_live(now) {
             // Expired or its key left the JWKS: free the room now.
-            cache.remove_if(&Presented(token), |entry| !entry.is_live(Instant::now()));
+            cache.remove_if(&Presented(token), |entry| !entry.is_live(now));
             return None;
         }
         (entry.scheme == scheme).then_some(entry.principal)
@@ -167,14 +190,14 @@ impl TokenCache {
     /// Remembers a verified JWT until its expiry (at most `max_ttl`) or until `key` is dropped.
     pub(crate) fn insert_jwt(&self, token: &str, scheme: Scheme, principal: &Principal, key: &Arc<VerificationKey>) {
         self.insert(token, scheme, principal, Some(key), |options| {
-            principal.expires_at().map_or(Duration::ZERO, seconds_until).min(options.max_ttl)
+            principal.expires_at().map_or(Duration::ZERO, time_until).min(options.max_ttl)
         });
     }
 
     /// Remembers a verified API key for `api_key_ttl` (at most until it expires).
     pub(crate) fn insert_api_key(&self, token: &str, scheme: Scheme, principal: &Principal) {
         self.insert(token, scheme, principal, None, |options| {
-            principal.expires_at().map_or(options.api_key_ttl, seconds_until).min(options.api_key_ttl)
+            principal.expires_at().map_or(options.api_key_ttl, time_until).min(options.api_key_ttl)
         });
     }
 
@@ -188,13 +211,14 @@ impl TokenCache {
         ttl: impl FnOnce(&TokenCacheOptions) -> Duration,
     ) {
         let Some(cache) = &self.cache else { return };
-        let ttl = ttl(&self.options);
+        let ttl = ttl(&self.options).min(LONGEST_TTL).saturating_sub(CLOCK_MARGIN);
         if ttl.is_zero() {
             return;
         }
         principal.set_verified_by(VerifiedBy { authenticator: self.owner.clone(), scheme });
         let key = key.map(Arc::downgrade);
-        let entry = Entry { principal: principal.clone(), scheme, key, expires: Instant::now() + ttl };
+        let expires = coarse_now() + coarsetime::Duration::from(ttl);
+        let entry = Entry { principal: principal.clone(), scheme, key, expires };
         cache.insert(TokenKey(token.as_bytes().into()), entry);
     }
 
@@ -206,9 +230,13 @@ impl TokenCache {
     }
 }
 
-/// Time from now until a Unix timestamp (zero if past).
-fn seconds_until(unix: u64) -> Duration {
-    Duration::from_secs(unix.saturating_sub(crate::jwt::rules::now()))
+/// Time from now until a Unix timestamp (zero if past), to the nanosecond:
+/// whole seconds would let an entry outlive its credential by up to one.
+fn time_until(unix: u64) -> Duration {
+    match UNIX_EPOCH.checked_add(Duration::from_secs(unix)) {
+        Some(deadline) => deadline.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO),
+        None => LONGEST_TTL,
+    }
 }
 
 #[cfg(test)]
@@ -266,6 +294,22 @@ mod tests {
             assert!(cache.stats().bytes <= max_bytes);
         }
         assert!(cache.stats().entries > 0);
+    }
+
+    #[test]
+    fn lifetimes_end_before_the_credential_does() {
+        let before = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        let expires_at = before.as_secs() + 2;
+        // To the nanosecond, not whole seconds (which could add up to one).
+        assert!(time_until(expires_at) <= Duration::from_secs(expires_at) - before);
+        assert_eq!(time_until(before.as_secs() - 1), Duration::ZERO);
+        assert_eq!(time_until(u64::MAX), LONGEST_TTL, "no overflow");
+
+        // Less life left than the coarse clock's margin: not cached at all.
+        let cache = cache(1 << 20);
+        let ending = principal("alice", Some(before.as_secs()));
+        cache.insert_api_key("ending", Scheme::Token, &ending);
+        assert!(cache.get(b"ending", Scheme::Token).is_none());
     }
 
     #[test]

@@ -22,18 +22,71 @@ use crate::require_scope::ResponseFuture;
 pub struct AuthLayer {
     authenticator: Authenticator,
     mode: Mode,
+    verdict: Verdict,
+}
+
+/// Who answers a request the layer cannot let through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    /// The layer, at once.
+    Layer,
+    /// The extractors and guards of the route that runs, if any.
+    Extractors,
 }
 
 impl AuthLayer {
     /// Requests without credentials are refused with 401.
     pub fn required(authenticator: Authenticator) -> Self {
-        Self { authenticator, mode: Mode::Required }
+        Self { authenticator, mode: Mode::Required, verdict: Verdict::Layer }
     }
 
     /// Requests without credentials pass anonymously; invalid credentials are
     /// still refused (never silently anonymous).
     pub fn optional(authenticator: Authenticator) -> Self {
-        Self { authenticator, mode: Mode::Optional }
+        Self { authenticator, mode: Mode::Optional, verdict: Verdict::Layer }
+    }
+
+    /// Authenticates every request that carries credentials and leaves the
+    /// verdict to the handlers' extractors: [`Principal`](crate::Principal)
+    /// answers 401 for an anonymous or refused request, `Option<Principal>`
+    /// is `None` for an anonymous one and answers a refused one (never
+    /// silently anonymous), guards declared with
+    /// [`scope_guard!`](crate::scope_guard) and [`RequireScope`](crate::RequireScope)
+    /// answer 401 or 403. Every answer is the one [`AuthLayer::required`]
+    /// would give.
+    ///
+    /// Made to wrap a whole axum `Router` from the outside, so that each
+    /// request is authenticated once, before routing, without the boxed
+    /// service per request that every `route_layer` costs — the cheapest
+    /// way to put tokenguard in front of an API (see BENCHMARKS.md). Routes
+    /// whose handlers take none of these extractors are public: `/health`,
+    /// unknown paths (404) and wrong methods (405) answer as they would
+    /// without the layer, whatever credentials come along.
+    ///
+    /// ```
+    /// use axum::{Json, Router, ServiceExt, extract::Request, routing::get};
+    /// use tokenguard_core::{Authenticator, Principal};
+    /// use tokenguard_tower::{AuthLayer, scope_guard};
+    /// use tower_layer::Layer;
+    ///
+    /// scope_guard! {
+    ///     /// Callers with scope `read`.
+    ///     struct CanRead = scopes("read");
+    /// }
+    ///
+    /// async fn serve(authenticator: Authenticator) -> std::io::Result<()> {
+    ///     let router = Router::new()
+    ///         .route("/health", get(|| async { "ok" }))
+    ///         .route("/me", get(|principal: Principal| async move { Json(principal) }))
+    ///         .route("/recordings", get(|_: CanRead| async { "[]" }));
+    ///     // Around the router, not `Router::layer`: once per request, before routing.
+    ///     let app = AuthLayer::deferred(authenticator).layer(router);
+    ///     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    ///     axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await
+    /// }
+    /// ```
+    pub fn deferred(authenticator: Authenticator) -> Self {
+        Self { authenticator, mode: Mode::Optional, verdict: Verdict::Extractors }
     }
 }
 
@@ -41,7 +94,7 @@ impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Auth { inner, authenticator: self.authenticator.clone(), mode: self.mode }
+        Auth { inner, authenticator: self.authenticator.clone(), mode: self.mode, verdict: self.verdict }
     }
 }
 
@@ -51,6 +104,7 @@ pub struct Auth<S> {
     inner: S,
     authenticator: Authenticator,
     mode: Mode,
+    verdict: Verdict,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S>
@@ -76,10 +130,14 @@ where
                 insert(request.extensions_mut(), &self.authenticator, authenticated);
                 return AuthFuture::inner(self.inner.call(request));
             }
-            Some(Err(rejection)) => {
+            Some(Err(rejection)) if self.verdict == Verdict::Layer => {
                 let response =
                     self.authenticator.render(&rejection).into_http_for(request.headers(), ResBody::from_error_json);
                 return AuthFuture::answered(response);
+            }
+            Some(Err(rejection)) => {
+                request.extensions_mut().insert(self.authenticator.refused_context(rejection));
+                return AuthFuture::inner(self.inner.call(request));
             }
             None => {}
         }
@@ -87,17 +145,20 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = self.authenticator.clone();
-        let mode = self.mode;
+        let (mode, verdict) = (self.mode, self.verdict);
         AuthFuture::verifying(Box::pin(async move {
             let authenticated = authenticator
                 .authenticate_http_after_cache_miss(request.method(), request.uri(), request.headers(), mode)
                 .await;
             match authenticated {
                 Ok(authenticated) => insert(request.extensions_mut(), &authenticator, authenticated),
-                Err(rejection) => {
+                Err(rejection) if verdict == Verdict::Layer => {
                     return Ok(authenticator
                         .render(&rejection)
                         .into_http_for(request.headers(), ResBody::from_error_json));
+                }
+                Err(rejection) => {
+                    request.extensions_mut().insert(authenticator.refused_context(rejection));
                 }
             }
             inner.call(request).await
