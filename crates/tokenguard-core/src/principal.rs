@@ -40,21 +40,31 @@ impl PrincipalKind {
 #[derive(Clone)]
 pub struct Principal(Arc<Inner>);
 
+// `repr(C)`, hot fields first: a cache hit reads the reference count,
+// `verified_by` and the scopes, which then share the allocation's first cache
+// line — with many distinct callers that line is not in the CPU cache.
+#[repr(C)]
 struct Inner {
+    /// The authenticator (and scheme) whose token cache holds this principal,
+    /// so a request carrying it needs no separate `AuthContext`.
+    verified_by: OnceLock<VerifiedBy>,
     parts: Parts,
     /// A JWT's claims set as JSON text, parsed into `claims` on first use.
     raw_claims: Option<String>,
     claims: OnceLock<Map<String, Value>>,
     /// The RFC 7638 thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`).
     dpop_jkt: Option<Box<str>>,
-    /// The authenticator (and scheme) whose token cache holds this principal,
-    /// so a request carrying it needs no separate `AuthContext`.
-    verified_by: OnceLock<VerifiedBy>,
 }
 
 /// The fields of a [`Principal`], to build one.
+// `repr(C)`: the scope guards' fields first (see `Inner`).
 #[derive(Clone, Debug, PartialEq)]
+#[repr(C)]
 pub struct Parts {
+    /// What it may do (OAuth scopes, API key scopes).
+    pub scopes: Scopes,
+    /// The roles its issuer granted (see [`ClaimMapping`](crate::jwt::ClaimMapping)); kept apart from scopes.
+    pub roles: Scopes,
     /// Who the principal is: the token's `sub`, or the API key's subject.
     pub subject: String,
     /// How it was verified.
@@ -63,10 +73,6 @@ pub struct Parts {
     pub issuer: Option<String>,
     /// The OAuth client the token was issued to (`client_id`, `azp` or `cid`).
     pub client_id: Option<String>,
-    /// What it may do (OAuth scopes, API key scopes).
-    pub scopes: Scopes,
-    /// The roles its issuer granted (see [`ClaimMapping`](crate::jwt::ClaimMapping)); kept apart from scopes.
-    pub roles: Scopes,
     /// When the credential expires (seconds since the Unix epoch).
     pub expires_at: Option<u64>,
     /// The verified claims (for API keys, a small record of the key).
@@ -83,7 +89,7 @@ impl Principal {
     /// lazily, bound to the DPoP key `dpop_jkt` if any.
     pub(crate) fn build(parts: Parts, raw_claims: Option<String>, dpop_jkt: Option<String>) -> Self {
         let dpop_jkt = dpop_jkt.map(String::into_boxed_str);
-        Self(Arc::new(Inner { parts, raw_claims, claims: OnceLock::new(), dpop_jkt, verified_by: OnceLock::new() }))
+        Self(Arc::new(Inner { verified_by: OnceLock::new(), parts, raw_claims, claims: OnceLock::new(), dpop_jkt }))
     }
 
     /// Records who verified this principal, once: a principal shared by two
