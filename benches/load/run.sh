@@ -6,7 +6,7 @@
 #   (c) one API key.
 # Every scenario drives the bare server with the very same wrk command (the
 # bare server ignores the credential), so the load generator's own cost —
-# large for the Lua script of (b) — is the same on both sides.
+# small since the Lua script of (b) formats its requests once — is the same on both sides.
 #
 # MODE=side-by-side (default): each run drives both servers at the same time
 # for DURATION, one wrk each, so the two servers share core 0 and whatever

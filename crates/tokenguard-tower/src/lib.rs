@@ -3,7 +3,9 @@
 //! - [`AuthLayer`]: authenticates every request with a core
 //!   [`Authenticator`], puts the [`Principal`] into the request extensions and
 //!   answers failures per RFC 6750. Works with any tower service taking an
-//!   `http::Request`; axum is the common case.
+//!   `http::Request`; axum is the common case. [`AuthLayer::deferred`]
+//!   wraps a whole axum router and leaves the verdict to each handler's
+//!   extractors and guards (with the same answers): the cheapest placement.
 //! - [`RequireScope`]: a per-route guard answering 403 `insufficient_scope`;
 //!   in axum, [`scope_guard!`] declares the same guards as extractors.
 //! - Extractors: [`Principal`], `Option<Principal>` and [`Claims<T>`].
