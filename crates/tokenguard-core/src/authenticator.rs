@@ -653,6 +653,7 @@ impl AuthContext {
     /// authenticated request. `Option<Principal>` extractors answer it
     /// rather than `None`: presented credentials are never silently anonymous.
     pub fn refusal(&self) -> Option<ErrorResponse> {
-        self.refused.as_ref().map(|error| self.reject(error.clone()))
+        let error = self.refused.clone()?;
+        Some(self.authenticator.render(&Rejection { error, scheme: self.scheme }))
     }
 }

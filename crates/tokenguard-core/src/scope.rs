@@ -10,8 +10,74 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
 /// A set of scope tokens (RFC 6749 §3.3).
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Scopes(Arc<[Box<str>]>);
+///
+/// The names are kept in one piece of bytes, each after its length (so a
+/// name may hold any character, spaces included), inside the value itself
+/// when short — "read write admin", "openid profile email" — and in one
+/// shared allocation otherwise. A scope guard checking a principal that is
+/// no longer in the CPU cache then waits for the principal alone, not for a
+/// list and a string per name as well; a check compares lengths first, as a
+/// list of strings would.
+#[derive(Clone)]
+pub struct Scopes(Names);
+
+/// Longest encoded list kept inline; keeps `Scopes` at 24 bytes.
+const INLINE: usize = 22;
+
+#[derive(Clone)]
+enum Names {
+    Inline { len: u8, text: [u8; INLINE] },
+    Shared(Arc<[u8]>),
+}
+
+/// Reads the names back: each is a LEB128 length, then that many bytes.
+struct NameIter<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for NameIter<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let (used, len) = match self.rest.first() {
+            // Names shorter than 128 bytes: their length is one byte.
+            Some(&len) if len < 0x80 => (1, usize::from(len)),
+            _ => {
+                let used = self.rest.iter().take(10).position(|&byte| byte & 0x80 == 0)? + 1;
+                let len = self.rest.get(..used)?.iter().enumerate().fold(0usize, |len, (i, &byte)| {
+                    len | usize::from(byte & 0x7f).checked_shl(7 * i as u32).unwrap_or(0)
+                });
+                (used, len)
+            }
+        };
+        // Only `Scopes::from_iter` writes these bytes; a malformed list ends here.
+        let (head, rest) = self.rest.split_at_checked(used.checked_add(len)?)?;
+        self.rest = rest;
+        head.get(used..)
+    }
+}
+
+fn push_len(text: &mut Vec<u8>, mut len: usize) {
+    while len >= 0x80 {
+        text.push((len & 0x7f) as u8 | 0x80);
+        len >>= 7;
+    }
+    text.push(len as u8);
+}
+
+impl Default for Scopes {
+    fn default() -> Self {
+        Self(Names::Inline { len: 0, text: [0; INLINE] })
+    }
+}
+
+impl PartialEq for Scopes {
+    fn eq(&self, other: &Self) -> bool {
+        self.text() == other.text()
+    }
+}
+
+impl Eq for Scopes {}
 
 impl Scopes {
     /// No scopes.
@@ -78,7 +144,21 @@ impl Scopes {
 
     /// Whether `scope` is one of the scopes (exact match).
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.iter().any(|s| &**s == scope)
+        let scope = scope.as_bytes();
+        let mut rest = self.text();
+        // The hot path of every scope guard: names shorter than 128 bytes,
+        // each after its one-byte length, compared by length first.
+        while let Some((&len, after)) = rest.split_first() {
+            if len >= 0x80 {
+                return NameIter { rest }.any(|name| name == scope);
+            }
+            let Some((name, next)) = after.split_at_checked(usize::from(len)) else { return false };
+            if name == scope {
+                return true;
+            }
+            rest = next;
+        }
+        false
     }
 
     /// Whether every scope in `required` is present.
@@ -88,29 +168,53 @@ impl Scopes {
 
     /// The scopes, in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|s| &**s)
+        // Every name was written from a `&str`.
+        self.names().map(|name| std::str::from_utf8(name).unwrap_or_default())
     }
 
     /// The number of scopes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.names().count()
     }
 
     /// Whether there are no scopes.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.text().is_empty()
+    }
+
+    fn text(&self) -> &[u8] {
+        match &self.0 {
+            Names::Inline { len, text } => &text[..usize::from(*len)],
+            Names::Shared(text) => text,
+        }
+    }
+
+    fn names(&self) -> NameIter<'_> {
+        NameIter { rest: self.text() }
     }
 }
 
 impl<'a> FromIterator<&'a str> for Scopes {
     fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
-        let mut scopes: Vec<Box<str>> = Vec::new();
+        let mut kept: Vec<&str> = Vec::new();
         for scope in iter {
-            if !scope.is_empty() && !scopes.iter().any(|s| &**s == scope) {
-                scopes.push(scope.into());
+            if !scope.is_empty() && !kept.contains(&scope) {
+                kept.push(scope);
             }
         }
-        Self(scopes.into())
+        let mut text = Vec::with_capacity(kept.iter().map(|scope| scope.len() + 1).sum());
+        for scope in kept {
+            push_len(&mut text, scope.len());
+            text.extend_from_slice(scope.as_bytes());
+        }
+        match u8::try_from(text.len()) {
+            Ok(len) if text.len() <= INLINE => {
+                let mut inline = [0; INLINE];
+                inline[..text.len()].copy_from_slice(&text);
+                Self(Names::Inline { len, text: inline })
+            }
+            _ => Self(Names::Shared(text.into())),
+        }
     }
 }
 
@@ -242,6 +346,42 @@ mod tests {
         let none = Scopes::from_space_separated("   ");
         assert!(none.is_empty() && none.iter().next().is_none());
         assert_eq!(none, Scopes::empty());
+    }
+
+    fn huge_name() -> String {
+        "h".repeat(300)
+    }
+
+    #[test]
+    fn short_and_long_lists_hold_the_same_names() {
+        let short = Scopes::from_space_separated("read write admin");
+        assert!(matches!(short.0, Names::Inline { .. }));
+        let long = Scopes::from_space_separated("recordings:read recordings:write admin");
+        assert!(matches!(long.0, Names::Shared(_)));
+        assert_eq!(long.iter().collect::<Vec<_>>(), ["recordings:read", "recordings:write", "admin"]);
+        assert!(long.contains("admin") && !long.contains("recordings"));
+        let mixed = Scopes::from_iter(["a", huge_name().as_str(), "b"]);
+        assert!(mixed.contains("a") && mixed.contains(&huge_name()) && mixed.contains("b") && !mixed.contains("c"));
+        for text in ["", "a", "x".repeat(INLINE).as_str(), "x".repeat(INLINE + 1).as_str(), "é ü 🦀"] {
+            let names: Vec<&str> = text.split(' ').filter(|s| !s.is_empty()).collect();
+            let scopes = Scopes::from_space_separated(text);
+            assert_eq!(scopes.iter().collect::<Vec<_>>(), names, "{text:?}");
+            assert_eq!(scopes.len(), names.len(), "{text:?}");
+            assert_eq!(scopes, Scopes::from_iter(names.iter().copied()), "{text:?}");
+        }
+        // The same names are equal whichever way they are held.
+        let inline = Scopes::from_iter(["a"]);
+        let shared = Scopes(Names::Shared(b"\x01a".as_slice().into()));
+        assert_eq!(inline, shared);
+        assert_ne!(inline, Scopes::from_iter(["a", "b"]));
+        assert_eq!(std::mem::size_of::<Scopes>(), 24);
+        // Names of any length, and malformed bytes (never written) end the list quietly.
+        let huge = huge_name();
+        let scopes = Scopes::from_iter([huge.as_str(), "b"]);
+        assert_eq!(scopes.iter().collect::<Vec<_>>(), [huge.as_str(), "b"]);
+        for malformed in [&b"\x05ab"[..], b"\x80", b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"] {
+            assert_eq!(Scopes(Names::Shared(malformed.into())).iter().count(), 0, "{malformed:?}");
+        }
     }
 
     #[test]

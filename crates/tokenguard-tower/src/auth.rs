@@ -17,7 +17,9 @@ use crate::require_scope::ResponseFuture;
 /// On success the [`Principal`](crate::Principal) is inserted into the
 /// request extensions, with what extractors and guards need to answer as
 /// this layer would ([`AuthContext::of_request`](tokenguard_core::AuthContext::of_request) finds it). On failure the
-/// inner service is not called and the client gets the RFC 6750 answer.
+/// inner service is not called and the client gets the RFC 6750 answer —
+/// except with [`AuthLayer::deferred`], which hands the refusal to the
+/// extractors of the route instead.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     authenticator: Authenticator,
@@ -53,7 +55,7 @@ impl AuthLayer {
     /// silently anonymous), guards declared with
     /// [`scope_guard!`](crate::scope_guard) and [`RequireScope`](crate::RequireScope)
     /// answer 401 or 403. Every answer is the one [`AuthLayer::required`]
-    /// would give.
+    /// would give (for `Option<Principal>`, [`AuthLayer::optional`]).
     ///
     /// Made to wrap a whole axum `Router` from the outside, so that each
     /// request is authenticated once, before routing, without the boxed
