@@ -144,21 +144,7 @@ impl Scopes {
 
     /// Whether `scope` is one of the scopes (exact match).
     pub fn contains(&self, scope: &str) -> bool {
-        let scope = scope.as_bytes();
-        let mut rest = self.text();
-        // The hot path of every scope guard: names shorter than 128 bytes,
-        // each after its one-byte length, compared by length first.
-        while let Some((&len, after)) = rest.split_first() {
-            if len >= 0x80 {
-                return NameIter { rest }.any(|name| name == scope);
-            }
-            let Some((name, next)) = after.split_at_checked(usize::from(len)) else { return false };
-            if name == scope {
-                return true;
-            }
-            rest = next;
-        }
-        false
+        self.names().any(|name| name == scope.as_bytes())
     }
 
     /// Whether every scope in `required` is present.

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tokenguard_core::{Authenticated, Authenticator, Mode};
+use tokenguard_core::{Authenticated, Authenticator, Mode, Rejection};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -127,21 +127,11 @@ where
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         // The hot path, decided without I/O: the inner service that was
         // driven to readiness is called right here — no clone, no box.
-        match self.authenticator.authenticate_cached(request.headers(), self.mode) {
-            Some(Ok(authenticated)) => {
-                insert(request.extensions_mut(), &self.authenticator, authenticated);
-                return AuthFuture::inner(self.inner.call(request));
-            }
-            Some(Err(rejection)) if self.verdict == Verdict::Layer => {
-                let response =
-                    self.authenticator.render(&rejection).into_http_for(request.headers(), ResBody::from_error_json);
-                return AuthFuture::answered(response);
-            }
-            Some(Err(rejection)) => {
-                request.extensions_mut().insert(self.authenticator.refused_context(rejection));
-                return AuthFuture::inner(self.inner.call(request));
-            }
-            None => {}
+        if let Some(outcome) = self.authenticator.authenticate_cached(request.headers(), self.mode) {
+            return match admit(&mut request, &self.authenticator, self.verdict, outcome) {
+                Ok(()) => AuthFuture::inner(self.inner.call(request)),
+                Err(response) => AuthFuture::answered(response),
+            };
         }
         // The clone that was driven to readiness is the one we must call.
         let clone = self.inner.clone();
@@ -149,36 +139,46 @@ where
         let authenticator = self.authenticator.clone();
         let (mode, verdict) = (self.mode, self.verdict);
         AuthFuture::verifying(Box::pin(async move {
-            let authenticated = authenticator
+            let outcome = authenticator
                 .authenticate_http_after_cache_miss(request.method(), request.uri(), request.headers(), mode)
                 .await;
-            match authenticated {
-                Ok(authenticated) => insert(request.extensions_mut(), &authenticator, authenticated),
-                Err(rejection) if verdict == Verdict::Layer => {
-                    return Ok(authenticator
-                        .render(&rejection)
-                        .into_http_for(request.headers(), ResBody::from_error_json));
-                }
-                Err(rejection) => {
-                    request.extensions_mut().insert(authenticator.refused_context(rejection));
-                }
+            if let Err(response) = admit(&mut request, &authenticator, verdict, outcome) {
+                return Ok(response);
             }
             inner.call(request).await
         }))
     }
 }
 
-/// Puts what the layer learned into the request: the principal, and an
+/// Puts what the layer learned into the request — the principal, and an
 /// [`AuthContext`] unless the principal already carries it (the hot path:
-/// one allocation fewer).
-fn insert(extensions: &mut http::Extensions, authenticator: &Authenticator, authenticated: Option<Authenticated>) {
-    let (principal, context) = authenticator.request_extensions(authenticated);
-    if let Some(principal) = principal {
-        extensions.insert(principal);
+/// one allocation fewer), or a refusal for the extractors to answer — or,
+/// when the layer gives the verdict itself, the answer to a refusal.
+fn admit<ReqBody, ResBody: ErrorBody>(
+    request: &mut Request<ReqBody>,
+    authenticator: &Authenticator,
+    verdict: Verdict,
+    outcome: Result<Option<Authenticated>, Rejection>,
+) -> Result<(), Response<ResBody>> {
+    let extensions = request.extensions_mut();
+    match outcome {
+        Ok(authenticated) => {
+            let (principal, context) = authenticator.request_extensions(authenticated);
+            if let Some(principal) = principal {
+                extensions.insert(principal);
+            }
+            if let Some(context) = context {
+                extensions.insert(context);
+            }
+        }
+        Err(rejection) if verdict == Verdict::Extractors => {
+            extensions.insert(authenticator.refused_context(rejection));
+        }
+        Err(rejection) => {
+            return Err(authenticator.render(&rejection).into_http_for(request.headers(), ResBody::from_error_json));
+        }
     }
-    if let Some(context) = context {
-        extensions.insert(context);
-    }
+    Ok(())
 }
 
 type Verifying<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;

@@ -32,18 +32,26 @@ fn authenticator(issuer: &str) -> Authenticator {
         .unwrap()
 }
 
-/// The routes, their handlers saying who may call them.
-fn routes() -> Router {
+/// The routes that need a principal, their handlers saying what they need.
+fn protected_routes() -> Router {
     Router::new()
-        .route("/health", get(|| async { "ok" }))
         .route("/me", get(|p: Principal| async move { p.subject().to_owned() }))
         .route("/read", get(|CanRead(p): CanRead| async move { p.subject().to_owned() }))
         .route("/layered", get(|| async { "layered" }).route_layer(RequireScope::new("read")))
         .route("/tenant", get(|Claims(t): Claims<Tenant>| async move { t.tenant }))
-        .route(
-            "/greeting",
-            get(|p: Option<Principal>| async move { p.map_or("anonymous".into(), |p| p.subject().to_owned()) }),
-        )
+}
+
+/// Anyone may call it, but presented credentials must be valid.
+fn greeting_route() -> Router {
+    Router::new().route(
+        "/greeting",
+        get(|p: Option<Principal>| async move { p.map_or("anonymous".into(), |p| p.subject().to_owned()) }),
+    )
+}
+
+/// Every route, for the deferred layer around them all.
+fn routes() -> Router {
+    Router::new().route("/health", get(|| async { "ok" })).merge(protected_routes()).merge(greeting_route())
 }
 
 /// What each request gets, as one comparable value.
@@ -68,18 +76,8 @@ async fn extractors_answer_as_the_route_layers_do() {
     let deferred = AuthLayer::deferred(authenticator.clone()).layer(routes());
     // The same handlers behind the layer that answers itself: `required`
     // for the protected routes, `optional` for the greeting.
-    let protected = Router::new()
-        .route("/me", get(|p: Principal| async move { p.subject().to_owned() }))
-        .route("/read", get(|CanRead(p): CanRead| async move { p.subject().to_owned() }))
-        .route("/layered", get(|| async { "layered" }).route_layer(RequireScope::new("read")))
-        .route("/tenant", get(|Claims(t): Claims<Tenant>| async move { t.tenant }))
-        .route_layer(AuthLayer::required(authenticator.clone()));
-    let greeting = Router::new()
-        .route(
-            "/greeting",
-            get(|p: Option<Principal>| async move { p.map_or("anonymous".into(), |p| p.subject().to_owned()) }),
-        )
-        .route_layer(AuthLayer::optional(authenticator));
+    let protected = protected_routes().route_layer(AuthLayer::required(authenticator.clone()));
+    let greeting = greeting_route().route_layer(AuthLayer::optional(authenticator));
     let layered = protected.merge(greeting);
 
     let read = format!("Bearer {}", issuer.token().scope("read").claim("tenant", "acme").sign());
