@@ -20,6 +20,10 @@
 # RUNS runs per scenario; the medians are reported with p50/p99 latency.
 #
 #   bash benches/load/run.sh            # MODE=side-by-side RUNS=5 DURATION=5s CONNECTIONS=32
+#
+# A/B of two builds: BARE_BIN=path/to/an/earlier/axum_api puts that binary,
+# with the example's environment, in the bare server's place, so the ratio
+# is this build against that one. SCENARIOS picks some of jwt_one jwt_10k api_key.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -29,6 +33,8 @@ DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-32}
 SERVER_CORE=${SERVER_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
+BARE_BIN=${BARE_BIN:-target/release/examples/bare_api}
+SCENARIOS=${SCENARIOS:-jwt_one jwt_10k api_key}
 
 case "$MODE" in side-by-side | alternating) ;; *) echo "MODE is side-by-side or alternating" >&2; exit 2 ;; esac
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
@@ -68,8 +74,10 @@ api_key=$(target/release/tokenguard keys create --store "$store" --subject load 
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
 head -n 1 "$work/tokens.txt" >"$work/one-token.txt"
 
-bare=$(start_server bare target/release/examples/bare_api)
-guarded=$(start_server axum target/release/examples/axum_api TOKENGUARD_ISSUER="$issuer" TOKENGUARD_KEY_STORE="$store")
+# The bare server ignores the example's environment; an A/B baseline needs it.
+example_env=(TOKENGUARD_ISSUER="$issuer" TOKENGUARD_KEY_STORE="$store")
+bare=$(start_server bare "$BARE_BIN" "${example_env[@]}")
+guarded=$(start_server axum target/release/examples/axum_api "${example_env[@]}")
 
 wrk_to() { # side label run [wrk args...]: one wrk run against one server
   local side=$1 label=$2 run=$3; shift 3
@@ -99,9 +107,14 @@ run_wrk() { # label [wrk args...]: runs the scenario against both servers
   done
 }
 
-run_wrk jwt_one -H "Authorization: Bearer $(cat "$work/one-token.txt")"
-TOKENS_FILE="$work/tokens.txt" run_wrk jwt_10k -s benches/load/rotate.lua
-run_wrk api_key -H "Authorization: Token token=$api_key"
+for scenario in $SCENARIOS; do
+  case "$scenario" in
+    jwt_one) run_wrk jwt_one -H "Authorization: Bearer $(cat "$work/one-token.txt")" ;;
+    jwt_10k) TOKENS_FILE="$work/tokens.txt" run_wrk jwt_10k -s benches/load/rotate.lua ;;
+    api_key) run_wrk api_key -H "Authorization: Token token=$api_key" ;;
+    *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+  esac
+done
 
 # Every request must have succeeded: wrk reports non-2xx responses.
 if grep -l "Non-2xx" "$work"/*.txt; then echo "some requests failed" >&2; exit 1; fi
@@ -125,7 +138,10 @@ rows = [("(a) one JWT repeated", "jwt_one"), ("(b) 10,000 distinct JWTs rotated"
         ("(c) one API key", "api_key")]
 print(f"| scenario | bare req/s | tokenguard req/s | ratio | bare p50 / p99 | tokenguard p50 / p99 |")
 print("|---|---:|---:|---:|---:|---:|")
+import os
 for name, label in rows:
+    if not os.path.exists(f"{work}/{label}.bare.1.txt"):
+        continue
     b_rates, b_p50, b_p99 = read(label, "bare")
     g_rates, g_p50, g_p99 = read(label, "guarded")
     # Side by side, each run's ratio is a fair comparison on its own; the
