@@ -248,6 +248,29 @@ fn scope_check(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_secs(1));
-    targets = credential_parsing, jwt_verification, cache_hit, tower_layer, api_keys, scope_check
+    targets = credential_parsing, jwt_verification, cache_hit, token_digest, tower_layer, api_keys, scope_check
 }
 criterion_main!(benches);
+
+/// What a digest of a JWT would cost the cache's lookups, as its key instead
+/// of the full token: hashing the presented token is paid on every request
+/// (hit or miss), and must be a keyed or cryptographic one not to let a
+/// forged token collide with a cached one. Beside it, a cache hit (`cache_hit`).
+fn token_digest(c: &mut Criterion) {
+    use aws_lc_rs::{aead, digest, hmac};
+    let token = "x".repeat(760);
+    let token = token.as_bytes();
+    let mut group = c.benchmark_group("token_digest_760_bytes");
+    group.bench_function("sha256", |b| b.iter(|| digest::digest(&digest::SHA256, std::hint::black_box(token))));
+    let key = hmac::Key::new(hmac::HMAC_SHA256, &[7u8; 32]);
+    group.bench_function("hmac_sha256", |b| b.iter(|| hmac::sign(&key, std::hint::black_box(token))));
+    let gmac_key = aead::UnboundKey::new(&aead::AES_128_GCM, &[9u8; 16]).map(aead::LessSafeKey::new).expect("key");
+    group.bench_function("gmac_aes128", |b| {
+        b.iter(|| {
+            let nonce = aead::Nonce::assume_unique_for_key([0u8; 12]);
+            let aad = aead::Aad::from(std::hint::black_box(token));
+            gmac_key.seal_in_place_separate_tag(nonce, aad, &mut [])
+        })
+    });
+    group.finish();
+}
