@@ -108,6 +108,29 @@ fn cache_hit(c: &mut Criterion) {
             headers
         })
         .collect();
+    // Callers of the same issuer at once, one per thread: what a hit costs
+    // when cores share the cache and the issuer's keys (beside it, one thread).
+    for threads in [1, 2] {
+        group.bench_function(BenchmarkId::new("one_caller_per_thread", threads), |b| {
+            b.iter_custom(|iters| {
+                let start = std::time::Instant::now();
+                std::thread::scope(|scope| {
+                    for headers in &rotated[..threads] {
+                        let authenticator = &authenticator;
+                        scope.spawn(move || {
+                            for _ in 0..iters {
+                                let headers = std::hint::black_box(headers);
+                                std::hint::black_box(
+                                    authenticator.authenticate_cached(headers, tokenguard::Mode::Required),
+                                );
+                            }
+                        });
+                    }
+                });
+                start.elapsed()
+            })
+        });
+    }
     let mut next = (0..rotated.len()).cycle();
     group.bench_function("authenticate_cached_sync_jwt_10k_rotated", |b| {
         b.iter(|| {

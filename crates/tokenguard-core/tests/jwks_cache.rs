@@ -164,6 +164,9 @@ async fn cached_verifications_die_with_their_signing_key() {
     assert!(verify(&authenticator, &issuer.token().sign()).await.is_ok());
     assert_eq!(issuer.jwks_fetches(), 2);
     assert_eq!(verify(&authenticator, &old).await, Err(AuthError::InvalidToken("unknown signing key")));
+    // The dead entry was dropped when found; the new token's stays.
+    assert_eq!(authenticator.token_cache_stats().entries, 1);
+    assert_eq!(verify(&authenticator, &old).await, Err(AuthError::InvalidToken("unknown signing key")));
 }
 
 #[tokio::test]
