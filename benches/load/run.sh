@@ -23,7 +23,8 @@
 #
 # A/B of two builds: BARE_BIN=path/to/an/earlier/axum_api puts that binary,
 # with the example's environment, in the bare server's place, so the ratio
-# is this build against that one. SCENARIOS picks some of jwt_one jwt_10k api_key.
+# is this build (or GUARDED_BIN) against that one. SCENARIOS picks some of
+# jwt_one jwt_10k api_key.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,6 +35,7 @@ CONNECTIONS=${CONNECTIONS:-32}
 SERVER_CORE=${SERVER_CORE:-0}
 LOAD_CORE=${LOAD_CORE:-1}
 BARE_BIN=${BARE_BIN:-target/release/examples/bare_api}
+GUARDED_BIN=${GUARDED_BIN:-target/release/examples/axum_api}
 SCENARIOS=${SCENARIOS:-jwt_one jwt_10k api_key}
 
 case "$MODE" in side-by-side | alternating) ;; *) echo "MODE is side-by-side or alternating" >&2; exit 2 ;; esac
@@ -77,7 +79,7 @@ head -n 1 "$work/tokens.txt" >"$work/one-token.txt"
 # The bare server ignores the example's environment; an A/B baseline needs it.
 example_env=(TOKENGUARD_ISSUER="$issuer" TOKENGUARD_KEY_STORE="$store")
 bare=$(start_server bare "$BARE_BIN" "${example_env[@]}")
-guarded=$(start_server axum target/release/examples/axum_api "${example_env[@]}")
+guarded=$(start_server axum "$GUARDED_BIN" "${example_env[@]}")
 
 wrk_to() { # side label run [wrk args...]: one wrk run against one server
   local side=$1 label=$2 run=$3; shift 3
