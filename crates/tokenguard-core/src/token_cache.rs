@@ -64,13 +64,12 @@ fn coarse_now() -> CoarseInstant {
     CoarseInstant::now_without_cache_update()
 }
 
-/// What a hit hands out; cloned on every hit, so nothing in it is shared
-/// between callers (see [`TokenKey::signing_key`]).
+/// What a hit hands out; cloned on every hit, so it holds nothing that all
+/// callers share (see [`TokenKey::signing_key`]).
 #[derive(Clone)]
 struct Entry {
     principal: Principal,
     scheme: Scheme,
-    expires: CoarseInstant,
 }
 
 /// A cached credential: the whole token, compared in full, but hashed by
@@ -96,31 +95,30 @@ struct TokenKey {
     /// token of the issuer shares, and every core would fight over it
     /// (measured: +40 ns per hit with two threads). A lookup only reads it.
     signing_key: Option<Weak<VerificationKey>>,
+    expires: CoarseInstant,
 }
 
 impl TokenKey {
-    fn signing_key_is_live(&self) -> bool {
-        self.signing_key.as_ref().is_none_or(|key| key.strong_count() > 0)
+    /// Not expired, and its signing key (if any) still in the JWKS.
+    fn is_live(&self, now: CoarseInstant) -> bool {
+        now < self.expires && self.signing_key.as_ref().is_none_or(|key| key.strong_count() > 0)
     }
 }
 
-/// A token as presented, to look a [`TokenKey`] up without copying it. An
-/// entry whose signing key has left the JWKS does not match; `retired` then
-/// says that one was found, to be removed.
+/// A token as presented, to look a [`TokenKey`] up without copying it. A
+/// dead entry (expired, or its signing key left the JWKS) does not match;
+/// `found_dead` then says that one was found, to be removed.
 struct Presented<'a> {
     token: &'a [u8],
-    retired: Cell<bool>,
+    now: CoarseInstant,
+    found_dead: Cell<bool>,
 }
 
-impl<'a> Presented<'a> {
-    fn new(token: &'a [u8]) -> Self {
-        Self { token, retired: Cell::new(false) }
-    }
+/// A presented token whose entry is dead at `now`: matches that entry only, to remove it.
+struct Dead<'a> {
+    token: &'a [u8],
+    now: CoarseInstant,
 }
-
-/// A presented token whose entry's signing key has left the JWKS: matches
-/// that entry only, to remove it.
-struct Retired<'a>(&'a [u8]);
 
 const HASHED_TAIL: usize = 32;
 
@@ -154,21 +152,21 @@ impl Equivalent<TokenKey> for Presented<'_> {
         if !same_token(self.token, key) {
             return false;
         }
-        let live = key.signing_key_is_live();
-        self.retired.set(!live);
+        let live = key.is_live(self.now);
+        self.found_dead.set(!live);
         live
     }
 }
 
-impl Hash for Retired<'_> {
+impl Hash for Dead<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        hash_token(self.0, state);
+        hash_token(self.token, state);
     }
 }
 
-impl Equivalent<TokenKey> for Retired<'_> {
+impl Equivalent<TokenKey> for Dead<'_> {
     fn equivalent(&self, key: &TokenKey) -> bool {
-        same_token(self.0, key) && !key.signing_key_is_live()
+        same_token(self.token, key) && !key.is_live(self.now)
     }
 }
 
@@ -248,20 +246,15 @@ impl TokenCache {
     /// The principal of an already-verified credential, if still valid.
     pub(crate) fn get(&self, token: &[u8], scheme: Scheme) -> Option<Principal> {
         let cache = self.cache.as_ref()?;
-        let presented = Presented::new(token);
+        let now = coarse_now();
+        let presented = Presented { token, now, found_dead: Cell::new(false) };
         let Some(entry) = cache.get(&presented) else {
-            if presented.retired.get() {
-                // Its key left the JWKS: free the room now.
-                cache.remove(&Retired(token));
+            if presented.found_dead.get() {
+                // Expired or its key left the JWKS: free the room now.
+                cache.remove(&Dead { token, now });
             }
             return None;
         };
-        let now = coarse_now();
-        if now >= entry.expires {
-            // Expired: free the room now too.
-            cache.remove_if(&presented, |entry| now >= entry.expires);
-            return None;
-        }
         (entry.scheme == scheme).then_some(entry.principal)
     }
 
@@ -295,9 +288,9 @@ impl TokenCache {
         }
         principal.set_verified_by(VerifiedBy { authenticator: self.owner.clone(), scheme });
         let expires = coarse_now() + coarsetime::Duration::from(ttl);
-        let entry = Entry { principal: principal.clone(), scheme, expires };
         let signing_key = key.map(Arc::downgrade);
-        cache.insert(TokenKey { token: token.as_bytes().into(), principal: principal.clone(), signing_key }, entry);
+        let key = TokenKey { token: token.as_bytes().into(), principal: principal.clone(), signing_key, expires };
+        cache.insert(key, Entry { principal: principal.clone(), scheme });
     }
 
     pub(crate) fn stats(&self) -> TokenCacheStats {
