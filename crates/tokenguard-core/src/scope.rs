@@ -144,7 +144,11 @@ impl Scopes {
 
     /// Whether `scope` is one of the scopes (exact match).
     pub fn contains(&self, scope: &str) -> bool {
-        self.names().any(|name| name == scope.as_bytes())
+        self.contains_name(scope.as_bytes())
+    }
+
+    fn contains_name(&self, scope: &[u8]) -> bool {
+        self.names().any(|name| name == scope)
     }
 
     /// Whether every scope in `required` is present.
@@ -469,8 +473,13 @@ impl ScopeRequirement {
             Of::Scopes => principal.scopes(),
             Of::Roles => principal.roles(),
         };
-        let met =
-            if self.any { self.names.iter().any(|n| held.contains(n)) } else { held.contains_all(self.names.iter()) };
+        // Byte for byte: the names were written from `&str`s, so no UTF-8 check on the hot path.
+        let mut required = self.names.names();
+        let met = if self.any {
+            required.any(|name| held.contains_name(name))
+        } else {
+            required.all(|name| held.contains_name(name))
+        };
         match (met, self.of) {
             (true, _) => Ok(()),
             (false, Of::Scopes) => {

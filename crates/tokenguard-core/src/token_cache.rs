@@ -120,11 +120,16 @@ struct Dead<'a> {
     now: CoarseInstant,
 }
 
-const HASHED_TAIL: usize = 32;
+const HASHED_TAIL: usize = 16;
 
 fn hash_token<H: Hasher>(token: &[u8], state: &mut H) {
     state.write_usize(token.len());
-    state.write(&token[token.len().saturating_sub(HASHED_TAIL)..]);
+    // As one number: a hasher folds it in a few instructions, where a byte
+    // slice takes its general path, several times dearer on every request.
+    match token.last_chunk::<HASHED_TAIL>() {
+        Some(tail) => state.write_u128(u128::from_le_bytes(*tail)),
+        None => state.write(token),
+    }
 }
 
 impl Hash for TokenKey {
