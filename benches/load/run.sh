@@ -40,46 +40,10 @@ SCENARIOS=${SCENARIOS:-jwt_one jwt_10k api_key}
 
 case "$MODE" in side-by-side | alternating) ;; *) echo "MODE is side-by-side or alternating" >&2; exit 2 ;; esac
 command -v wrk >/dev/null || { echo "wrk is needed: apt-get install -y wrk" >&2; exit 1; }
-cargo build --release --quiet --workspace --bins --examples
+source benches/load/common.sh
 
-work=$(mktemp -d)
-pids=()
-# Servers are started inside $(…) subshells, so their pids come back in files.
-cleanup() {
-  for pid in "${pids[@]}" $(cat "$work"/*.pid 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-# Waits for "$2" to appear in file "$1" (a deadline, not a sleep).
-wait_for_line() {
-  for _ in $(seq 1 600); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
-  echo "timed out waiting for '$2' in $1" >&2; cat "$1" >&2; exit 1
-}
-
-start_server() { # name binary [env...]; prints the base URL
-  local name=$1 binary=$2; shift 2
-  env TOKENGUARD_BIND=127.0.0.1:0 TOKIO_WORKER_THREADS=1 RUST_LOG=warn "$@" \
-    taskset -c "$SERVER_CORE" "$binary" >"$work/$name.out" 2>"$work/$name.err" &
-  echo $! >"$work/$name.pid"
-  wait_for_line "$work/$name.out" "listening on"
-  sed -n 's/^listening on //p' "$work/$name.out" | head -n 1
-}
-
-echo "minting 10,000 tokens…" >&2
-target/release/tokenguard-issuer --tokens 10000 --out "$work/tokens.txt" --scope read >"$work/issuer.out" &
-pids+=($!)
-wait_for_line "$work/issuer.out" "^ready"
-issuer=$(sed -n 's/^issuer //p' "$work/issuer.out")
-store="sqlite://$work/keys.db"
-api_key=$(target/release/tokenguard keys create --store "$store" --subject load --scope read --json \
-  | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')
-head -n 1 "$work/tokens.txt" >"$work/one-token.txt"
-
-# The bare server ignores the example's environment; an A/B baseline needs it.
-example_env=(TOKENGUARD_ISSUER="$issuer" TOKENGUARD_KEY_STORE="$store")
-bare=$(start_server bare "$BARE_BIN" "${example_env[@]}")
-guarded=$(start_server axum "$GUARDED_BIN" "${example_env[@]}")
+bare=$(start_server bare taskset -c "$SERVER_CORE" "$BARE_BIN")
+guarded=$(start_server axum taskset -c "$SERVER_CORE" "$GUARDED_BIN")
 
 wrk_to() { # side label run [wrk args...]: one wrk run against one server
   local side=$1 label=$2 run=$3; shift 3
