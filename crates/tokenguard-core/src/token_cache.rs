@@ -341,6 +341,18 @@ mod tests {
     }
 
     #[test]
+    fn tokens_shorter_than_the_hashed_tail_are_found_and_told_apart() {
+        let cache = cache(1 << 20);
+        let (alice, bob) = ("short-a", "short-b");
+        assert!(alice.len() < HASHED_TAIL);
+        cache.insert_api_key(alice, Scheme::Token, &principal("alice", None));
+        cache.insert_api_key(bob, Scheme::Token, &principal("bob", None));
+        assert_eq!(cache.get(alice.as_bytes(), Scheme::Token).unwrap().subject(), "alice");
+        assert_eq!(cache.get(bob.as_bytes(), Scheme::Token).unwrap().subject(), "bob");
+        assert!(cache.get(b"short-c", Scheme::Token).is_none());
+    }
+
+    #[test]
     fn tokens_sharing_a_tail_are_told_apart() {
         let cache = cache(1 << 20);
         let tail = "x".repeat(HASHED_TAIL * 2);
