@@ -41,8 +41,9 @@ impl PrincipalKind {
 pub struct Principal(Arc<Inner>);
 
 // `repr(C)`, hot fields first: a cache hit reads the reference count,
-// `verified_by` and the scopes, which then share the allocation's first cache
-// line — with many distinct callers that line is not in the CPU cache.
+// `verified_by` and the scopes, which then fill the allocation's first 64
+// bytes — one or two cache lines, requested together (`request_line`): with
+// many distinct callers they are not in the CPU cache.
 #[repr(C)]
 struct Inner {
     /// The authenticator (and scheme) whose token cache holds this principal,
