@@ -138,6 +138,19 @@ fn cache_hit(c: &mut Criterion) {
             authenticator.authenticate_cached(std::hint::black_box(headers), tokenguard::Mode::Required)
         })
     });
+    // The same, followed by what a request reads of the principal next: the
+    // layer's extensions and a scope guard's check, as in the example.
+    let requirement = ScopeRequirement::new("read");
+    group.bench_function("authenticate_cached_sync_jwt_10k_rotated_and_scope_check", |b| {
+        b.iter(|| {
+            let headers = &rotated[next.next().unwrap_or_default()];
+            let authenticated =
+                authenticator.authenticate_cached(std::hint::black_box(headers), tokenguard::Mode::Required);
+            let Some(Ok(authenticated)) = authenticated else { panic!("a cache hit") };
+            let (principal, context) = authenticator.request_extensions(authenticated);
+            std::hint::black_box((requirement.check(principal.as_ref()), context))
+        })
+    });
     group.finish();
 }
 
