@@ -10,11 +10,13 @@
 #   (a) one valid JWT repeated, (b) 10,000 distinct valid JWTs rotated,
 #   (c) one API key.
 # Kernel work (sockets, wakeups) is not counted, nor memory latency: (b)
-# counts like (a) here, though it runs slower in the load benchmark.
+# runs slower than (a) in the load benchmark for that, not for instructions.
+# (a) and (c) repeat within ~50 instructions; (b)'s total varies more between
+# runs, outside tokenguard's own functions (see BENCHMARKS.md).
 # TOP=N also lists tokenguard's N costliest functions in the example,
 # callees included (so nested ones overlap).
 #
-#   bash benches/load/instructions.sh      # REQUESTS=5000 TOP=0, about 2 minutes
+#   bash benches/load/instructions.sh      # REQUESTS=5000 TOP=0, about 30 seconds
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -33,7 +35,8 @@ count() { # scenario side binary client-args...: counts one server's instruction
   url=$(start_server "$scenario.$side" valgrind --tool=callgrind --instr-atstart=no \
     --callgrind-out-file="$work/$scenario.$side.cg" "$binary")
   pid=$(cat "$work/$scenario.$side.pid")
-  # Warm up: every credential of the scenario once, so each counted request is a cache hit.
+  # Warm up: 10,000 requests, every credential of the scenario at least once,
+  # so each counted request is a cache hit.
   python3 benches/load/client.py "$url" 10000 "$@"
   callgrind_control --instr=on "$pid" >/dev/null 2>&1
   python3 benches/load/client.py "$url" "$REQUESTS" "$@"

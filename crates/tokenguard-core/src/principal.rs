@@ -42,7 +42,7 @@ pub struct Principal(Arc<Inner>);
 
 // `repr(C)`, hot fields first: a cache hit reads the reference count,
 // `verified_by` and the scopes, which then fill the allocation's first 64
-// bytes — one or two cache lines, requested together (`request_line`): with
+// bytes — one or two cache lines, requested together (`request_lines`): with
 // many distinct callers they are not in the CPU cache.
 #[repr(C)]
 struct Inner {
@@ -104,7 +104,7 @@ impl Principal {
     /// starts fetching the lines of every field a hit and a scope guard read
     /// now, without anything waiting on them. They are the allocation's
     /// first 64 bytes, but `malloc` aligns it to 16: most often two lines.
-    pub(crate) fn request_line(&self) {
+    pub(crate) fn request_lines(&self) {
         std::hint::black_box(Arc::strong_count(&self.0));
         self.0.parts.scopes.request_last_line();
     }

@@ -172,7 +172,7 @@ impl Scopes {
         self.text().is_empty()
     }
 
-    /// Reads a byte at the end of the value (see `Principal::request_line`).
+    /// Reads a byte at the end of the value (see `Principal::request_lines`).
     pub(crate) fn request_last_line(&self) {
         match &self.0 {
             Names::Inline { text, .. } => std::hint::black_box(text[INLINE - 1]),

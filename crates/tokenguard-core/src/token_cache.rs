@@ -177,7 +177,7 @@ impl Equivalent<TokenKey> for Dead<'_> {
 
 fn same_token(presented: &[u8], key: &TokenKey) -> bool {
     presented.len() == key.token.len() && {
-        key.principal.request_line();
+        key.principal.request_lines();
         request_lines(&key.token);
         *presented == *key.token
     }
