@@ -46,6 +46,9 @@ pub(crate) struct Fetched<T> {
     pub(crate) body_len: usize,
 }
 
+/// Idle keep-alive connections kept per issuer host (JWKS, introspection).
+const MAX_IDLE_CONNECTIONS_PER_HOST: usize = 8;
+
 /// A shared HTTP client with the limits of [`HttpOptions`].
 #[derive(Debug, Clone)]
 pub(crate) struct Fetcher {
@@ -60,6 +63,10 @@ impl Fetcher {
             .connect_timeout(options.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            // A few idle connections per host, closed after the default idle
+            // timeout (90 s): never none, so that one behind a load balancer
+            // that drops idle flows silently is not reused hours later.
+            .pool_max_idle_per_host(MAX_IDLE_CONNECTIONS_PER_HOST)
             .user_agent(concat!("tokenguard/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { client, max_body_bytes: options.max_body_bytes })

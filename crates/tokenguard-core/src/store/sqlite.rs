@@ -25,9 +25,15 @@ impl SqliteKeyStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(5));
+        // No idle timeout nor maximum lifetime: a connection to a local file
+        // costs nothing to keep, and either would make sqlx keep a timer in
+        // the runtime for its reaper, which every park of a worker then
+        // recomputes (measured in BENCHMARKS.md).
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(3))
+            .idle_timeout(None)
+            .max_lifetime(None)
             .connect_with(options)
             .await
             .map_err(store_error)?;
