@@ -188,26 +188,7 @@ impl Authenticator {
     /// verified before. Its bytes were fully parsed then, so only the scheme
     /// is read here; anything unusual falls through to the full parser.
     fn cached(&self, value: &[u8]) -> Option<Authenticated> {
-        let scheme_end = value.iter().position(|&b| b == b' ')?;
-        let scheme = match &value[..scheme_end] {
-            name if name.eq_ignore_ascii_case(b"bearer") => Scheme::Bearer,
-            name if name.eq_ignore_ascii_case(b"token") => Scheme::Token,
-            _ => return None,
-        };
-        let mut token = &value[scheme_end..];
-        while let [b' ', rest @ ..] = token {
-            token = rest;
-        }
-        // Rails' single-parameter forms, `token=KEY` and `token="KEY"`.
-        if scheme == Scheme::Token && token.len() > 6 && token[..6].eq_ignore_ascii_case(b"token=") {
-            token = match &token[6..] {
-                [b'"', inner @ .., b'"'] => inner,
-                plain => plain,
-            };
-        }
-        // A cached key is a valid b64token, so `,`, space, quotes, `\` or
-        // non-ASCII bytes can never match one: whatever else the header
-        // holds misses here.
+        let (scheme, token) = credential::cache_key(value)?;
         let principal = self.inner.tokens.get(token, scheme)?;
         Some(Authenticated { principal, scheme })
     }

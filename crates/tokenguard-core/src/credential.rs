@@ -261,6 +261,47 @@ fn rails_token(rest: &str) -> Result<&str, AuthError> {
     token.ok_or(MALFORMED)
 }
 
+/// The scheme and the rest of a value that may be a cached credential: only
+/// `Bearer` and `Token` (any case) followed by spaces, the token with any
+/// Rails `token=` or `token="…"` wrapper removed. Whatever else the value
+/// holds is left to [`parse_authorization`]: a cached token is a valid
+/// b64token, so a value that is not one only misses the cache. Made for the
+/// hot path: the scheme is compared as one word, not byte by byte.
+pub(crate) fn cache_key(value: &[u8]) -> Option<(Scheme, &[u8])> {
+    let (scheme, mut token) = if let Some(rest) = strip_scheme(value, b"bearer ") {
+        (Scheme::Bearer, rest)
+    } else {
+        (Scheme::Token, strip_scheme(value, b"token ")?)
+    };
+    while let [b' ', rest @ ..] = token {
+        token = rest;
+    }
+    if scheme == Scheme::Token && token.len() > 6 && token[..6].eq_ignore_ascii_case(b"token=") {
+        token = match &token[6..] {
+            [b'"', inner @ .., b'"'] => inner,
+            plain => plain,
+        };
+    }
+    Some((scheme, token))
+}
+
+/// `value` after `scheme`, a lower-case name and one space (at most eight
+/// bytes in all), if it starts with them in any case.
+fn strip_scheme<'a, const N: usize>(value: &'a [u8], scheme: &[u8; N]) -> Option<&'a [u8]> {
+    const { assert!(N >= 2 && N <= 8) };
+    let (head, rest) = value.split_first_chunk::<N>()?;
+    // As one word: setting bit 5 lower-cases an ASCII letter and maps no
+    // other byte to a lower-case letter but its upper-case one; the space
+    // (the last byte) is compared exactly.
+    let word = |bytes: &[u8; N]| {
+        let mut padded = [0; 8];
+        padded[..N].copy_from_slice(bytes);
+        u64::from_le_bytes(padded)
+    };
+    let letters = u64::from_le_bytes([0x20; 8]) >> (8 * (9 - N));
+    (word(head) | letters == word(scheme)).then_some(rest)
+}
+
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
@@ -321,6 +362,40 @@ mod tests {
         let values: [&[u8]; 2] = [b"Bearer a", b"Bearer b"];
         assert!(matches!(from_authorization_values(values), Err(AuthError::InvalidRequest(_))));
         assert_eq!(from_authorization_values(std::iter::empty()), Ok(None));
+    }
+
+    #[test]
+    fn cache_keys_agree_with_the_parser() {
+        for value in [
+            "Bearer abc",
+            "bEaReR   abc",
+            "BEARER abc",
+            "Token 0123abcd",
+            "tOKEN   0123abcd",
+            "Token token=tg_x",
+            "token Token=\"tg_x\"",
+        ] {
+            let parsed = parse(value).unwrap().unwrap();
+            let key = cache_key(value.as_bytes()).map(|(scheme, token)| (scheme, std::str::from_utf8(token).unwrap()));
+            assert_eq!(key, Some(parsed), "{value:?}");
+        }
+        // Not `Bearer ` or `Token ` exactly (a tab, no space, another
+        // scheme, a byte that only looks like a letter with bit 5 set):
+        // left to the parser.
+        for value in [
+            "Bearer\tabc",
+            "Bearerabc",
+            "Bearer",
+            "Token",
+            "Tokens abc",
+            "DPoP a.b.c",
+            "Basic abc",
+            "Bearer\u{7f}",
+            "Bea\x12er abc",
+        ] {
+            assert_eq!(cache_key(value.as_bytes()), None, "{value:?}");
+        }
+        assert_eq!(cache_key(b"B\xc5arer abc"), None);
     }
 
     #[test]
