@@ -5,22 +5,27 @@
 #
 # The bare server and the axum example (the same ones as run.sh) each run
 # under `valgrind --tool=callgrind` with counting off, get every request of
-# the scenario once (caches filled), then REQUESTS counted requests one after
-# another on one connection (benches/load/client.py):
+# the scenario once (caches filled), then REQUESTS counted requests over
+# CONNECTIONS keep-alive connections at once, like wrk (benches/load/client.py):
 #   (a) one valid JWT repeated, (b) 10,000 distinct valid JWTs rotated,
 #   (c) one API key.
-# Kernel work (sockets, wakeups) is not counted, nor memory latency: (b)
-# runs slower than (a) in the load benchmark for that, not for instructions.
-# (a) and (c) repeat within ~50 instructions; (b)'s total varies more between
-# runs, outside tokenguard's own functions (see BENCHMARKS.md).
+# With requests waiting, a server parks (waits in epoll) about as seldom as
+# under load (once per ~20 requests measured with wrk), so what each park
+# costs — tokio's timer wheel, ~1,100 instructions with one connection — is
+# not counted once per request. Kernel work (sockets, wakeups) is not
+# counted, nor memory latency: (b) runs slower than (a) in the load
+# benchmark for that, not for instructions. Totals repeat within ~50
+# instructions for (a) and (b) and ~150 for (c) (the order in which
+# connections are served varies).
 # TOP=N also lists tokenguard's N costliest functions in the example,
 # callees included (so nested ones overlap).
 #
-#   bash benches/load/instructions.sh      # REQUESTS=5000 TOP=0, about 30 seconds
+#   bash benches/load/instructions.sh      # REQUESTS=5000 CONNECTIONS=32 TOP=0, about 30 seconds
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 REQUESTS=${REQUESTS:-5000}
+CONNECTIONS=${CONNECTIONS:-32}
 TOP=${TOP:-0}
 SCENARIOS=${SCENARIOS:-jwt_one jwt_10k api_key}
 BARE_BIN=${BARE_BIN:-target/release/examples/bare_api}
@@ -37,9 +42,9 @@ count() { # scenario side binary client-args...: counts one server's instruction
   pid=$(cat "$work/$scenario.$side.pid")
   # Warm up: 10,000 requests, every credential of the scenario at least once,
   # so each counted request is a cache hit.
-  python3 benches/load/client.py "$url" 10000 "$@"
+  python3 benches/load/client.py "$url" 10000 --connections "$CONNECTIONS" "$@"
   callgrind_control --instr=on "$pid" >/dev/null 2>&1
-  python3 benches/load/client.py "$url" "$REQUESTS" "$@"
+  python3 benches/load/client.py "$url" "$REQUESTS" --connections "$CONNECTIONS" "$@"
   callgrind_control --instr=off "$pid" >/dev/null 2>&1
   kill "$pid"
   wait_for_line "$work/$scenario.$side.err" "Collected"
@@ -56,9 +61,10 @@ for scenario in $SCENARIOS; do
   count "$scenario" guarded "$GUARDED_BIN" "${args[@]}"
 done
 
-python3 - "$work" "$REQUESTS" "$TOP" $SCENARIOS <<'PY'
+python3 - "$work" "$REQUESTS" "$CONNECTIONS" "$TOP" $SCENARIOS <<'PY'
 import re, subprocess, sys
-work, requests, top, scenarios = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+work, requests, connections, top = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+scenarios = sys.argv[5:]
 names = {"jwt_one": "(a) one JWT repeated", "jwt_10k": "(b) 10,000 distinct JWTs rotated", "api_key": "(c) one API key"}
 def count(path, inclusive=False):
     """The total, and instructions by function (callees included if `inclusive`)."""
@@ -81,7 +87,8 @@ for scenario in scenarios:
     bare, guarded = (count(f"{work}/{scenario}.{side}.cg")[0] for side in ("bare", "guarded"))
     print(f"| {names[scenario]} | {bare / requests:,.0f} | {guarded / requests:,.0f} "
           f"| {(guarded - bare) / requests:+,.0f} | {bare / guarded:.1%} |")
-print(f"\ncallgrind, user space only, {requests} requests per server after a warm-up; ratio: bare/tokenguard")
+print(f"\ncallgrind, user space only, {requests} requests per server over {connections} connections "
+      "after a warm-up; ratio: bare/tokenguard")
 for scenario in scenarios if top else []:
     print(f"\n{names[scenario]}: tokenguard's costliest functions (instructions per request, callees included)")
     _, by_function = count(f"{work}/{scenario}.guarded.cg", inclusive=True)
