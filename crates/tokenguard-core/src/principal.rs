@@ -1,6 +1,7 @@
 //! [`Principal`]: the verified identity of a caller.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use serde::{Serialize, Serializer, ser::SerializeStruct};
@@ -40,15 +41,18 @@ impl PrincipalKind {
 #[derive(Clone)]
 pub struct Principal(Arc<Inner>);
 
-// `repr(C)`, hot fields first: a cache hit reads the reference count,
-// `verified_by` and the scopes, which then fill the allocation's first 64
-// bytes — one or two cache lines, requested together (`request_lines`): with
-// many distinct callers they are not in the CPU cache.
+// `repr(C)`, hot fields first: a cache hit and a scope guard read the
+// reference count, `verified_by` and `met`, the allocation's first 48 bytes
+// — one or two cache lines, requested together (`request_lines`): with many
+// distinct callers they are not in the CPU cache.
 #[repr(C)]
 struct Inner {
     /// The authenticator (and scheme) whose token cache holds this principal,
     /// so a request carrying it needs no separate `AuthContext`.
     verified_by: OnceLock<VerifiedBy>,
+    /// The requirements this principal was found to meet, one bit each (see
+    /// `ScopeRequirement`): a guard checks its bit instead of the names.
+    met: AtomicU64,
     parts: Parts,
     /// A JWT's claims set as JSON text, parsed into `claims` on first use.
     raw_claims: Option<String>,
@@ -90,7 +94,14 @@ impl Principal {
     /// lazily, bound to the DPoP key `dpop_jkt` if any.
     pub(crate) fn build(parts: Parts, raw_claims: Option<String>, dpop_jkt: Option<String>) -> Self {
         let dpop_jkt = dpop_jkt.map(String::into_boxed_str);
-        Self(Arc::new(Inner { verified_by: OnceLock::new(), parts, raw_claims, claims: OnceLock::new(), dpop_jkt }))
+        Self(Arc::new(Inner {
+            verified_by: OnceLock::new(),
+            met: AtomicU64::new(0),
+            parts,
+            raw_claims,
+            claims: OnceLock::new(),
+            dpop_jkt,
+        }))
     }
 
     /// Records who verified this principal, once: a principal shared by two
@@ -100,13 +111,27 @@ impl Principal {
         let _ = self.0.verified_by.set(verified_by);
     }
 
-    /// Reads the reference count and the end of the scopes, so that the CPU
-    /// starts fetching the lines of every field a hit and a scope guard read
-    /// now, without anything waiting on them. They are the allocation's
-    /// first 64 bytes, but `malloc` aligns it to 16: most often two lines.
+    /// Reads the reference count and `met`, so that the CPU starts fetching
+    /// the lines of every field a hit and a scope guard read now, without
+    /// anything waiting on them. They are the allocation's first 48 bytes,
+    /// but `malloc` aligns it to 16: often two lines.
     pub(crate) fn request_lines(&self) {
         std::hint::black_box(Arc::strong_count(&self.0));
-        self.0.parts.scopes.request_last_line();
+        std::hint::black_box(self.0.met.load(Ordering::Relaxed));
+    }
+
+    /// Whether this principal was found to meet the requirement whose memo
+    /// bit is `bit` (never for 0).
+    pub(crate) fn met(&self, bit: u64) -> bool {
+        self.0.met.load(Ordering::Relaxed) & bit != 0
+    }
+
+    /// Remembers that this principal meets the requirement of `bit`.
+    /// Relaxed: the bit stands for a fact about fields that never change.
+    pub(crate) fn remember_met(&self, bit: u64) {
+        if bit != 0 {
+            self.0.met.fetch_or(bit, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn verified_by(&self) -> Option<&VerifiedBy> {

@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -170,15 +171,6 @@ impl Scopes {
     /// Whether there are no scopes.
     pub fn is_empty(&self) -> bool {
         self.text().is_empty()
-    }
-
-    /// Reads a byte at the end of the value (see `Principal::request_lines`).
-    pub(crate) fn request_last_line(&self) {
-        match &self.0 {
-            Names::Inline { text, .. } => std::hint::black_box(text[INLINE - 1]),
-            // The length is the pointer's own, not read from the heap.
-            Names::Shared(text) => std::hint::black_box(text.len() as u8),
-        };
     }
 
     fn text(&self) -> &[u8] {
@@ -403,6 +395,51 @@ mod tests {
         assert!(Scopes::from_claims(&claims(json!({"scp": 1}))).is_err());
     }
 
+    fn principal_with(scopes: &str, roles: &str) -> crate::Principal {
+        crate::Principal::new(crate::principal::Parts {
+            scopes: Scopes::from_space_separated(scopes),
+            roles: Scopes::from_space_separated(roles),
+            subject: "alice".into(),
+            kind: crate::PrincipalKind::Jwt,
+            issuer: None,
+            client_id: None,
+            expires_at: None,
+            claims: Map::new(),
+        })
+    }
+
+    #[test]
+    fn a_remembered_requirement_answers_as_a_checked_one() {
+        let principal = principal_with("read write", "admin");
+        let cases = [
+            (ScopeRequirement::new("read"), true),
+            (ScopeRequirement::new("read admin"), false),
+            (ScopeRequirement::any_scope("admin write"), true),
+            (ScopeRequirement::all_roles("admin"), true),
+            // The role `admin` was remembered above; the scope is still not held.
+            (ScopeRequirement::new("admin"), false),
+            (ScopeRequirement::any_role("read write"), false),
+        ];
+        // The second time, a met requirement with a bit answers from the memo.
+        for round in 0..2 {
+            for (requirement, met) in &cases {
+                assert_eq!(requirement.check(Some(&principal)).is_ok(), *met, "round {round}: {requirement:?}");
+            }
+        }
+        // Past the 64th requirement built no bits are left: checked every
+        // time, with the same answers; equality ignores the bit.
+        let many: Vec<_> = (0..70).map(|_| ScopeRequirement::new("read")).collect();
+        assert_eq!(many[69].memo_bit, 0);
+        assert_eq!(many[0], many[69]);
+        let other = principal_with("write", "");
+        for _ in 0..2 {
+            for requirement in &many {
+                assert!(requirement.check(Some(&principal)).is_ok());
+                assert!(requirement.check(Some(&other)).is_err());
+            }
+        }
+    }
+
     #[test]
     fn scope_token_grammar() {
         assert!(is_scope_token("read:all"));
@@ -422,13 +459,45 @@ mod tests {
 /// let auditor = ScopeRequirement::all_roles("auditor");     // role `auditor`
 /// let staff = ScopeRequirement::any_role("staff admin");    // role `staff` or `admin`
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ScopeRequirement {
     names: Scopes,
     /// Shared: guards are cloned with their service on every request.
     display: Arc<str>,
     of: Of,
     any: bool,
+    /// This requirement's bit in each principal's memo of the requirements
+    /// it met, or 0 for none.
+    memo_bit: u64,
+}
+
+/// How many requirements were given a memo bit, at most 64: the first 64
+/// built (a program's routes build theirs once, at start-up) get one.
+static MEMO_BITS_GIVEN: AtomicU32 = AtomicU32::new(0);
+
+fn next_memo_bit() -> u64 {
+    MEMO_BITS_GIVEN
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |given| (given < u64::BITS).then_some(given + 1))
+        .map_or(0, |bit| 1 << bit)
+}
+
+// Equal and shown by what they require; the memo bit is bookkeeping.
+impl PartialEq for ScopeRequirement {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.names, self.of, self.any) == (&other.names, other.of, other.any)
+    }
+}
+
+impl Eq for ScopeRequirement {}
+
+impl fmt::Debug for ScopeRequirement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopeRequirement")
+            .field("names", &self.names)
+            .field("of", &self.of)
+            .field("any", &self.any)
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -470,7 +539,7 @@ impl ScopeRequirement {
             "a required scope or role must be a non-empty RFC 6749 scope token"
         );
         let display: Arc<str> = names.iter().collect::<Vec<_>>().join(" ").into();
-        Self { names, display, of, any }
+        Self { names, display, of, any, memo_bit: next_memo_bit() }
     }
 
     /// Checks a request's principal: none → 401, requirement not met → 403.
@@ -478,17 +547,24 @@ impl ScopeRequirement {
         let Some(principal) = principal else {
             return Err(crate::AuthError::MissingCredentials);
         };
+        // A principal never changes: once it met this requirement, it does.
+        if principal.met(self.memo_bit) {
+            return Ok(());
+        }
         let held = match self.of {
             Of::Scopes => principal.scopes(),
             Of::Roles => principal.roles(),
         };
-        // Byte for byte: the names were written from `&str`s, so no UTF-8 check on the hot path.
+        // Byte for byte: the names were written from `&str`s, so no UTF-8 check.
         let mut required = self.names.names();
         let met = if self.any {
             required.any(|name| held.contains_name(name))
         } else {
             required.all(|name| held.contains_name(name))
         };
+        if met {
+            principal.remember_met(self.memo_bit);
+        }
         match (met, self.of) {
             (true, _) => Ok(()),
             (false, Of::Scopes) => {
