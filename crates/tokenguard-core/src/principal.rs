@@ -55,7 +55,9 @@ struct Inner {
     met: AtomicU64,
     parts: Parts,
     /// A JWT's claims set as JSON text, parsed into `claims` on first use.
-    raw_claims: Option<String>,
+    /// A boxed `str`, not a `String`: 8 bytes fewer keep `Inner` at the
+    /// size it had before `met`, which the 10,000-caller benches notice.
+    raw_claims: Option<Box<str>>,
     claims: OnceLock<Map<String, Value>>,
     /// The RFC 7638 thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`).
     dpop_jkt: Option<Box<str>>,
@@ -94,6 +96,7 @@ impl Principal {
     /// lazily, bound to the DPoP key `dpop_jkt` if any.
     pub(crate) fn build(parts: Parts, raw_claims: Option<String>, dpop_jkt: Option<String>) -> Self {
         let dpop_jkt = dpop_jkt.map(String::into_boxed_str);
+        let raw_claims = raw_claims.map(String::into_boxed_str);
         Self(Arc::new(Inner {
             verified_by: OnceLock::new(),
             met: AtomicU64::new(0),
@@ -191,7 +194,7 @@ impl Principal {
 
     /// The verified claims.
     pub fn claims(&self) -> &Map<String, Value> {
-        match &self.0.raw_claims {
+        match self.0.raw_claims.as_deref() {
             Some(raw) => self.0.claims.get_or_init(|| serde_json::from_str(raw).unwrap_or_default()),
             None => &self.0.parts.claims,
         }
