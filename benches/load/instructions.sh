@@ -14,9 +14,9 @@
 # costs — tokio's timer wheel, ~1,100 instructions with one connection — is
 # not counted once per request. Kernel work (sockets, wakeups) is not
 # counted, nor memory latency: (b) runs slower than (a) in the load
-# benchmark for that, not for instructions. Totals repeat within ~50
-# instructions for (a) and (b) and ~150 for (c) (the order in which
-# connections are served varies).
+# benchmark for that, not for instructions. Measured totals repeat within
+# ~50 instructions for (a), ~110 for (b) and ~250 for (c) (the order in
+# which connections are served varies).
 # TOP=N also lists tokenguard's N costliest functions in the example,
 # callees included (so nested ones overlap).
 #
