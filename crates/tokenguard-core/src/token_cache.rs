@@ -6,7 +6,10 @@
 //! JWTs — the signing key it was verified with: when that key leaves the
 //! issuer's JWKS, the entry is dead. Failures are never cached here.
 
+mod front;
+
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +28,10 @@ use crate::principal::Principal;
 pub struct TokenCacheOptions {
     /// Total size of cached credentials (each entry weighs its length plus
     /// 256 bytes of bookkeeping). Default 32 MiB. `0` turns the cache off.
+    ///
+    /// Besides, each thread that authenticates keeps copies of the
+    /// credentials it sees again and again in front of the shared cache,
+    /// for lookups without a lock: 64 at most, none longer than 4 KiB.
     pub max_bytes: u64,
     /// Longest life of a cached JWT verification. Default 5 min.
     pub max_ttl: Duration,
@@ -112,6 +119,15 @@ struct Presented<'a> {
     token: &'a [u8],
     now: CoarseInstant,
     found_dead: Cell<bool>,
+    /// Whether to copy what the thread's front needs out of the entry found.
+    promote: bool,
+    lifetime: Cell<Option<Lifetime>>,
+}
+
+/// What ends a cached verification besides the cache's own eviction.
+struct Lifetime {
+    signing_key: Option<Weak<VerificationKey>>,
+    expires: CoarseInstant,
 }
 
 /// A presented token whose entry is dead at `now`: matches that entry only, to remove it.
@@ -159,6 +175,9 @@ impl Equivalent<TokenKey> for Presented<'_> {
         }
         let live = key.is_live(self.now);
         self.found_dead.set(!live);
+        if live && self.promote {
+            self.lifetime.set(Some(Lifetime { signing_key: key.signing_key.clone(), expires: key.expires }));
+        }
         live
     }
 }
@@ -217,7 +236,12 @@ pub(crate) struct TokenCache {
     options: TokenCacheOptions,
     /// The authenticator this cache belongs to, recorded in the principals it holds.
     owner: Weak<authenticator::Inner>,
+    /// Tells this cache's entries apart in the threads' fronts.
+    id: u64,
 }
+
+/// Ids of caches, never reused.
+static CACHES_MADE: AtomicU64 = AtomicU64::new(0);
 
 /// How full a cache is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,14 +271,19 @@ impl TokenCache {
                 ))
             })
         });
-        Self { cache: cache.flatten(), options, owner }
+        Self { cache: cache.flatten(), options, owner, id: CACHES_MADE.fetch_add(1, Ordering::Relaxed) }
     }
 
     /// The principal of an already-verified credential, if still valid.
     pub(crate) fn get(&self, token: &[u8], scheme: Scheme) -> Option<Principal> {
         let cache = self.cache.as_ref()?;
         let now = coarse_now();
-        let presented = Presented { token, now, found_dead: Cell::new(false) };
+        let miss = match front::get(self.id, token, scheme, now) {
+            Ok(principal) => return Some(principal),
+            Err(miss) => miss,
+        };
+        let presented =
+            Presented { token, now, found_dead: Cell::new(false), promote: miss.promote, lifetime: Cell::new(None) };
         let Some(entry) = cache.get(&presented) else {
             if presented.found_dead.get() {
                 // Expired or its key left the JWKS: free the room now.
@@ -262,7 +291,17 @@ impl TokenCache {
             }
             return None;
         };
-        (entry.scheme == scheme).then_some(entry.principal)
+        if entry.scheme != scheme {
+            return None;
+        }
+        if let Some(Lifetime { signing_key, expires }) = presented.lifetime.take() {
+            let principal = entry.principal.clone();
+            front::promote(
+                miss,
+                front::Entry { cache_id: self.id, token: token.into(), scheme, principal, signing_key, expires },
+            );
+        }
+        Some(entry.principal)
     }
 
     /// Remembers a verified JWT until its expiry (at most `max_ttl`) or until `key` is dropped.
@@ -373,6 +412,79 @@ mod tests {
         cache.insert_api_key("expired", Scheme::Token, &principal("alice", Some(1)));
         assert!(cache.get(b"expired", Scheme::Token).is_none());
         assert_eq!(cache.stats().entries, 0);
+    }
+
+    fn signing_key() -> Arc<VerificationKey> {
+        let secret = crate::Secret::new("s".repeat(32));
+        Arc::new(crate::StaticKey::hmac(jsonwebtoken::Algorithm::HS256, &secret).unwrap().0)
+    }
+
+    #[test]
+    fn a_credential_seen_again_is_answered_by_the_threads_front() {
+        let cache = cache(1 << 20);
+        let token = format!("front-{}", "t".repeat(600));
+        cache.insert_api_key(&token, Scheme::Token, &principal("alice", None));
+        assert_eq!(cache.get(token.as_bytes(), Scheme::Token).unwrap().subject(), "alice");
+        assert!(!front::holds(cache.id, token.as_bytes()), "one request earns no copy");
+        assert_eq!(cache.get(token.as_bytes(), Scheme::Token).unwrap().subject(), "alice");
+        assert!(front::holds(cache.id, token.as_bytes()), "the second miss in a row does");
+        assert_eq!(cache.get(token.as_bytes(), Scheme::Token).unwrap().subject(), "alice");
+        assert!(cache.get(token.as_bytes(), Scheme::Bearer).is_none(), "another scheme is another credential");
+
+        // Another authenticator's cache, on the same thread, does not see it.
+        let other = self::cache(1 << 20);
+        assert!(other.get(token.as_bytes(), Scheme::Token).is_none());
+        assert!(other.get(token.as_bytes(), Scheme::Token).is_none());
+
+        let too_long = "l".repeat(front::LONGEST + 1);
+        cache.insert_api_key(&too_long, Scheme::Token, &principal("bob", None));
+        for _ in 0..3 {
+            assert_eq!(cache.get(too_long.as_bytes(), Scheme::Token).unwrap().subject(), "bob");
+        }
+        assert!(!front::holds(cache.id, too_long.as_bytes()), "only bounded copies");
+    }
+
+    #[test]
+    fn a_front_entry_dies_with_its_signing_key() {
+        let cache = cache(1 << 20);
+        let key = signing_key();
+        let token = format!("jwt-{}", "k".repeat(300));
+        cache.insert_jwt(&token, Scheme::Bearer, &principal("alice", Some(u64::MAX)), &key);
+        for _ in 0..3 {
+            assert_eq!(cache.get(token.as_bytes(), Scheme::Bearer).unwrap().subject(), "alice");
+        }
+        assert!(front::holds(cache.id, token.as_bytes()));
+        drop(key);
+        assert!(cache.get(token.as_bytes(), Scheme::Bearer).is_none(), "the key left the JWKS");
+        assert!(!front::holds(cache.id, token.as_bytes()));
+        assert_eq!(cache.stats().entries, 0, "the shared entry went too");
+    }
+
+    #[test]
+    fn a_front_entry_dies_when_it_expires() {
+        let api_key_ttl = Duration::from_millis(60);
+        let cache = TokenCache::new(
+            TokenCacheOptions { max_bytes: 1 << 20, api_key_ttl, ..TokenCacheOptions::default() },
+            Weak::new(),
+        );
+        let token = "short-lived-key-0123456789";
+        cache.insert_api_key(token, Scheme::Token, &principal("alice", None));
+        let inserted = std::time::Instant::now();
+        for _ in 0..2 {
+            assert!(cache.get(token.as_bytes(), Scheme::Token).is_some());
+        }
+        assert!(front::holds(cache.id, token.as_bytes()));
+        // Polled until it goes: the clock is read before each lookup, so a
+        // lookup made after the TTL that still answers fails the test.
+        loop {
+            let looked_up_after = inserted.elapsed();
+            if cache.get(token.as_bytes(), Scheme::Token).is_none() {
+                break;
+            }
+            assert!(looked_up_after < api_key_ttl, "answered from the cache after its TTL");
+            std::thread::yield_now();
+        }
+        assert!(!front::holds(cache.id, token.as_bytes()));
     }
 
     #[test]
