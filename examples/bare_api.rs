@@ -4,7 +4,6 @@
 //! is tokenguard alone.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -13,10 +12,10 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-#[derive(Default)]
-struct Recordings {
-    next_id: AtomicU64,
-}
+// The example's own handler code, not a copy of it.
+#[path = "common/recordings.rs"]
+mod recordings;
+use recordings::Recordings;
 
 #[tokio::main]
 async fn main() {
@@ -33,10 +32,13 @@ async fn main() {
     axum::serve(listener, app).await.expect("serve");
 }
 
-async fn list_recordings(State(_recordings): State<Arc<Recordings>>) -> Json<Value> {
-    Json(json!([{ "id": 0, "title": "Welcome to tokenguard" }]))
+async fn list_recordings(State(recordings): State<Arc<Recordings>>) -> Json<Value> {
+    Json(recordings.list())
 }
 
-async fn create_recording(State(recordings): State<Arc<Recordings>>, _body: Bytes) -> (StatusCode, Json<Value>) {
-    (StatusCode::CREATED, Json(json!({ "id": recordings.next_id.fetch_add(1, Ordering::Relaxed) + 1 })))
+async fn create_recording(State(recordings): State<Arc<Recordings>>, body: Bytes) -> (StatusCode, Json<Value>) {
+    match recordings.create(&body) {
+        Ok(created) => (StatusCode::CREATED, Json(created)),
+        Err(error) => (StatusCode::BAD_REQUEST, Json(error)),
+    }
 }

@@ -2,10 +2,8 @@
 //! (../shared/CONTRACT.md), the authenticator built from it, the development
 //! issuer, and the recordings "database". Only the web framework differs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use tokenguard::apikey;
 use tokenguard::{
     Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, ClaimMapping, DpopOptions, DpopPolicy,
@@ -13,6 +11,9 @@ use tokenguard::{
     StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
+
+mod recordings;
+pub use recordings::Recordings;
 
 /// The settings of CONTRACT.md.
 pub struct Config {
@@ -234,34 +235,6 @@ pub fn announce(addr: std::net::SocketAddr, dev: Option<&DevMode>) {
         if let Some(opaque) = &dev.opaque {
             println!("curl -H 'Authorization: Bearer {opaque}' http://{addr}/me");
         }
-    }
-}
-
-/// The recordings "database": ids only.
-#[derive(Default)]
-pub struct Recordings {
-    next_id: AtomicU64,
-}
-
-impl Recordings {
-    pub fn list(&self) -> Value {
-        json!([{ "id": 0, "title": "Welcome to tokenguard" }])
-    }
-
-    /// Creates a recording from an optional JSON object body.
-    pub fn create(&self, body: &[u8]) -> Result<Value, Value> {
-        if !body.iter().all(u8::is_ascii_whitespace) {
-            match serde_json::from_slice::<Value>(body) {
-                Ok(Value::Object(_)) => {}
-                _ => {
-                    return Err(json!({
-                        "error": "invalid_request",
-                        "error_description": "the body must be a JSON object"
-                    }));
-                }
-            }
-        }
-        Ok(json!({ "id": self.next_id.fetch_add(1, Ordering::Relaxed) + 1 }))
     }
 }
 

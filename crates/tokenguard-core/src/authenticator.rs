@@ -48,6 +48,22 @@ pub struct Authenticated {
     pub scheme: Scheme,
 }
 
+/// What an adapter does with a request, decided from its headers alone by
+/// [`Authenticator::decide_cached`].
+#[derive(Debug)]
+pub enum Decision {
+    /// The hot path: a credential this authenticator verified before, whose
+    /// principal carries the request's [`AuthContext`]
+    /// ([`Authenticated::carries_context`]). Inserting the principal into
+    /// the request's extensions is all that is left to do.
+    Admit(Authenticated),
+    /// Decided without verification, as [`Authenticator::authenticate_http`]
+    /// would decide it: see [`Authenticator::request_extensions`].
+    Decided(Result<Option<Authenticated>, Rejection>),
+    /// A credential to verify, with [`Authenticator::authenticate_http_after_cache_miss`].
+    Verify,
+}
+
 /// A refused request: the error and the scheme the client used, if any.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -109,11 +125,26 @@ impl Authenticator {
         headers: &HeaderMap,
         mode: Mode,
     ) -> Option<Result<Option<Authenticated>, Rejection>> {
+        match self.decide_cached(headers, mode) {
+            Decision::Admit(authenticated) => Some(Ok(Some(authenticated))),
+            Decision::Decided(outcome) => Some(outcome),
+            Decision::Verify => None,
+        }
+    }
+
+    /// Like [`Authenticator::authenticate_cached`], telling apart the hot
+    /// path — a cached principal that is all the request needs — so that
+    /// adapters take it with nothing else to decide.
+    pub fn decide_cached(&self, headers: &HeaderMap, mode: Mode) -> Decision {
         let mut values = headers.get_all(http::header::AUTHORIZATION).iter();
         match (values.next(), values.next()) {
-            (None, _) => Some(no_credentials(mode)),
-            (Some(value), None) => self.cached(value.as_bytes()).map(|authenticated| Ok(Some(authenticated))),
-            (Some(_), Some(_)) => None,
+            (None, _) => Decision::Decided(no_credentials(mode)),
+            (Some(value), None) => match self.cached(value.as_bytes()) {
+                Some(authenticated) if authenticated.carries_context(self) => Decision::Admit(authenticated),
+                Some(authenticated) => Decision::Decided(Ok(Some(authenticated))),
+                None => Decision::Verify,
+            },
+            (Some(_), Some(_)) => Decision::Verify,
         }
     }
 

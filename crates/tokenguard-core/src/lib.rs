@@ -34,7 +34,7 @@ pub mod actix;
 pub mod axum;
 
 pub use api_key_verifier::ApiKeyVerifier;
-pub use authenticator::{AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Mode, Rejection};
+pub use authenticator::{AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Decision, Mode, Rejection};
 pub use claims::Claims;
 pub use credential::{Credential, Scheme};
 pub use dpop::{DpopOptions, DpopPolicy, DpopRequest, DpopVerifier};

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tokenguard_core::{Authenticated, Authenticator, Mode, Rejection};
+use tokenguard_core::{Authenticated, Authenticator, Decision, Mode, Rejection};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -125,13 +125,20 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // The hot path, decided without I/O: the inner service that was
-        // driven to readiness is called right here — no clone, no box.
-        if let Some(outcome) = self.authenticator.authenticate_cached(request.headers(), self.mode) {
-            return match admit(&mut request, &self.authenticator, self.verdict, outcome) {
-                Ok(()) => AuthFuture::inner(self.inner.call(request)),
-                Err(response) => AuthFuture::answered(response),
-            };
+        // Decided without I/O, the inner service that was driven to
+        // readiness is called right here — no clone, no box.
+        match self.authenticator.decide_cached(request.headers(), self.mode) {
+            Decision::Admit(authenticated) => {
+                request.extensions_mut().insert(authenticated.principal);
+                return AuthFuture::inner(self.inner.call(request));
+            }
+            Decision::Decided(outcome) => {
+                return match admit(&mut request, &self.authenticator, self.verdict, outcome) {
+                    Ok(()) => AuthFuture::inner(self.inner.call(request)),
+                    Err(response) => AuthFuture::answered(response),
+                };
+            }
+            Decision::Verify => {}
         }
         // The clone that was driven to readiness is the one we must call.
         let clone = self.inner.clone();

@@ -81,16 +81,6 @@ fn slot_of(tag: u64) -> usize {
     (tag.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
-enum Lookup {
-    Hit(Principal),
-    /// Expired, or its signing key left the JWKS: taken out, to drop
-    /// once the slots are no longer borrowed.
-    Dead(Entry),
-    Missed {
-        again: bool,
-    },
-}
-
 /// The principal of `token` if this thread holds it, live, from cache `cache_id`.
 pub(super) fn get(cache_id: u64, token: &[u8], scheme: Scheme, now: CoarseInstant) -> Result<Principal, Miss> {
     let tag = tag(token);
@@ -98,44 +88,42 @@ pub(super) fn get(cache_id: u64, token: &[u8], scheme: Scheme, now: CoarseInstan
     if token.len() > LONGEST {
         return Err(Miss { slot, promote: false });
     }
-    let lookup = FRONT.try_with(|front| {
-        let Ok(mut front) = front.try_borrow_mut() else { return Lookup::Missed { again: false } };
+    let found = FRONT.try_with(|front| {
+        let Ok(mut front) = front.try_borrow_mut() else { return Err(false) };
         let slot = &mut front[slot];
         if let Some(entry) = &slot.entry
             && entry.cache_id == cache_id
             && *entry.token == *token
         {
             if !entry.is_live(now) {
-                // Dead here means dead in the shared cache, which removes its own.
-                return slot.entry.take().map_or(Lookup::Missed { again: false }, Lookup::Dead);
+                // Dead here means dead in the shared cache, which removes its
+                // own. Dropping it touches no thread's front.
+                slot.entry = None;
+                return Err(false);
             }
             // Another scheme is another credential: the shared cache answers it.
-            return if entry.scheme == scheme {
-                Lookup::Hit(entry.principal.clone())
-            } else {
-                Lookup::Missed { again: false }
-            };
+            return if entry.scheme == scheme { Ok(entry.principal.clone()) } else { Err(false) };
         }
         let again = slot.last_miss == tag;
         slot.last_miss = tag;
-        Lookup::Missed { again }
+        Err(again)
     });
-    match lookup {
-        Ok(Lookup::Hit(principal)) => Ok(principal),
-        Ok(Lookup::Missed { again }) => Err(Miss { slot, promote: again }),
-        Ok(Lookup::Dead(dead)) => {
-            drop(dead);
-            Err(Miss { slot, promote: false })
-        }
+    match found {
+        Ok(Ok(principal)) => Ok(principal),
+        Ok(Err(again)) => Err(Miss { slot, promote: again }),
         Err(_) => Err(Miss { slot, promote: false }),
     }
 }
 
 /// Gives a credential the shared cache just found the slot it missed.
 pub(super) fn promote(miss: Miss, entry: Entry) {
-    let evicted = FRONT.try_with(|front| front.try_borrow_mut().ok()?[miss.slot].entry.replace(entry));
-    // Dropped here, with the slots no longer borrowed.
-    drop(evicted);
+    // The evicted entry is dropped with the slots borrowed: dropping an
+    // entry touches no thread's front.
+    let _ = FRONT.try_with(|front| {
+        if let Ok(mut front) = front.try_borrow_mut() {
+            front[miss.slot].entry = Some(entry);
+        }
+    });
 }
 
 /// Whether this thread's front holds `token` for cache `cache_id`, dead or alive.
