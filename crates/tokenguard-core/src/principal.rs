@@ -125,6 +125,7 @@ impl Principal {
 
     /// Whether this principal was found to meet the requirement whose memo
     /// bit is `bit` (never for 0).
+    #[inline]
     pub(crate) fn met(&self, bit: u64) -> bool {
         self.0.met.load(Ordering::Relaxed) & bit != 0
     }

@@ -82,6 +82,7 @@ fn slot_of(tag: u64) -> usize {
 }
 
 /// The principal of `token` if this thread holds it, live, from cache `cache_id`.
+#[inline]
 pub(super) fn get(cache_id: u64, token: &[u8], scheme: Scheme, now: CoarseInstant) -> Result<Principal, Miss> {
     let tag = tag(token);
     let slot = slot_of(tag);
