@@ -276,8 +276,10 @@ pub(crate) fn cache_key(value: &[u8]) -> Option<(Scheme, &[u8])> {
     while let [b' ', rest @ ..] = token {
         token = rest;
     }
-    if scheme == Scheme::Token && token.len() > 6 && token[..6].eq_ignore_ascii_case(b"token=") {
-        token = match &token[6..] {
+    if scheme == Scheme::Token
+        && let Some(value @ [_, ..]) = strip_scheme(token, b"token=")
+    {
+        token = match value {
             [b'"', inner @ .., b'"'] => inner,
             plain => plain,
         };
@@ -285,14 +287,15 @@ pub(crate) fn cache_key(value: &[u8]) -> Option<(Scheme, &[u8])> {
     Some((scheme, token))
 }
 
-/// `value` after `scheme`, a lower-case name and one space (at most eight
-/// bytes in all), if it starts with them in any case.
+/// `value` after `scheme` — a lower-case name and one separator, a space or
+/// `=` (at most eight bytes in all) — if it starts with the name in any case
+/// and then exactly the separator.
 fn strip_scheme<'a, const N: usize>(value: &'a [u8], scheme: &[u8; N]) -> Option<&'a [u8]> {
     const { assert!(N >= 2 && N <= 8) };
     let (head, rest) = value.split_first_chunk::<N>()?;
     // As one word: setting bit 5 lower-cases an ASCII letter and maps no
     // other byte to a lower-case letter but its upper-case one; the space
-    // (the last byte) is compared exactly.
+    // (the last byte, the separator) is compared exactly.
     let word = |bytes: &[u8; N]| {
         let mut padded = [0; 8];
         padded[..N].copy_from_slice(bytes);
@@ -373,6 +376,8 @@ mod tests {
             "Token 0123abcd",
             "tOKEN   0123abcd",
             "Token token=tg_x",
+            "Token TOKEN=tg_x",
+            "Token token=\"tg_x\"",
             "token Token=\"tg_x\"",
         ] {
             let parsed = parse(value).unwrap().unwrap();
