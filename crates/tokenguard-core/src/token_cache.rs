@@ -5,6 +5,10 @@
 //! living no longer than the credential's expiry, the cache TTL, and — for
 //! JWTs — the signing key it was verified with: when that key leaves the
 //! issuer's JWKS, the entry is dead. Failures are never cached here.
+//!
+//! In front of the shared cache, each thread keeps the credentials it sees
+//! again and again ([`front`]): found there without a lock, copied there
+//! only from the shared cache, dying with their shared twins.
 
 mod front;
 
