@@ -18,11 +18,9 @@
 //! [`LONGEST`] bytes per thread.
 
 use std::cell::RefCell;
-use std::sync::Weak;
 
-use super::CoarseInstant;
+use super::{CoarseInstant, Lifetime};
 use crate::credential::Scheme;
-use crate::jwt::VerificationKey;
 use crate::principal::Principal;
 
 /// Slots per thread, a power of two.
@@ -39,14 +37,8 @@ pub(super) struct Entry {
     pub(super) token: Box<[u8]>,
     pub(super) scheme: Scheme,
     pub(super) principal: Principal,
-    pub(super) signing_key: Option<Weak<VerificationKey>>,
-    pub(super) expires: CoarseInstant,
-}
-
-impl Entry {
-    fn is_live(&self, now: CoarseInstant) -> bool {
-        now < self.expires && self.signing_key.as_ref().is_none_or(|key| key.strong_count() > 0)
-    }
+    /// The shared entry's: this copy dies with it.
+    pub(super) lifetime: Lifetime,
 }
 
 struct Slot {
@@ -96,7 +88,7 @@ pub(super) fn get(cache_id: u64, token: &[u8], scheme: Scheme, now: CoarseInstan
             && entry.cache_id == cache_id
             && *entry.token == *token
         {
-            if !entry.is_live(now) {
+            if !entry.lifetime.is_live(now) {
                 // Dead here means dead in the shared cache, which removes its
                 // own. Dropping it touches no thread's front.
                 slot.entry = None;
