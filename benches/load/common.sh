@@ -1,8 +1,9 @@
-# Sourced by run.sh and instructions.sh: builds the release binaries, makes a
+# Sourced by run.sh, instructions.sh and profile.sh: builds the release binaries, makes a
 # work directory (removed on exit, with every server in it), starts the test
 # issuer with 10,000 signed tokens ($work/tokens.txt, the first one in
 # $work/one-token.txt) and makes an API key ($api_key) in a SQLite store;
-# `start_server` runs a server with the example's environment.
+# `start_server` runs a server with the example's environment; `wrk_scenario`
+# gives the wrk options of a scenario (run.sh, profile.sh).
 
 cargo build --release --quiet --workspace --bins --examples
 
@@ -41,4 +42,13 @@ start_server() { # name command...: runs the command (a server) with the example
   echo $! >"$work/$name.pid"
   wait_for_line "$work/$name.out" "listening on"
   sed -n 's/^listening on //p' "$work/$name.out" | head -n 1
+}
+
+wrk_scenario() { # scenario: sets wrk_args to the wrk options of jwt_one, jwt_10k or api_key
+  case "$1" in
+    jwt_one) wrk_args=(-H "Authorization: Bearer $(cat "$work/one-token.txt")") ;;
+    jwt_10k) wrk_args=(-s benches/load/rotate.lua); export TOKENS_FILE="$work/tokens.txt" ;;
+    api_key) wrk_args=(-H "Authorization: Token token=$api_key") ;;
+    *) echo "unknown scenario $1" >&2; exit 2 ;;
+  esac
 }

@@ -25,15 +25,10 @@ source benches/load/common.sh
 
 bare=$(start_server bare taskset -c 0 target/release/examples/bare_api)
 guarded=$(start_server axum taskset -c 0 target/release/examples/axum_api)
-case "$SCENARIO" in
-  jwt_one) args=(-H "Authorization: Bearer $(cat "$work/one-token.txt")") ;;
-  jwt_10k) args=(-s benches/load/rotate.lua); export TOKENS_FILE="$work/tokens.txt" ;;
-  api_key) args=(-H "Authorization: Token token=$api_key") ;;
-  *) echo "unknown scenario $SCENARIO" >&2; exit 2 ;;
-esac
+wrk_scenario "$SCENARIO"
 
 for url in "$bare" "$guarded"; do # warm-up, as in run.sh
-  taskset -c 1 wrk -t1 -c32 -d2s "${args[@]}" "$url/recordings" >/dev/null
+  taskset -c 1 wrk -t1 -c32 -d2s "${wrk_args[@]}" "$url/recordings" >/dev/null
 done
 waits=()
 for side in bare axum; do
@@ -41,9 +36,9 @@ for side in bare axum; do
     -- sleep "$DURATION" 2>/dev/null &
   waits+=($!)
 done
-taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" "${args[@]}" "$bare/recordings" >"$work/bare.wrk" &
+taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" "${wrk_args[@]}" "$bare/recordings" >"$work/bare.wrk" &
 waits+=($!)
-taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" "${args[@]}" "$guarded/recordings" >"$work/axum.wrk"
+taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" "${wrk_args[@]}" "$guarded/recordings" >"$work/axum.wrk"
 wait "${waits[@]}"
 if grep -l "Non-2xx" "$work"/*.wrk; then echo "some requests failed" >&2; exit 1; fi
 

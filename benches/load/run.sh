@@ -74,12 +74,8 @@ run_wrk() { # label [wrk args...]: runs the scenario against both servers
 }
 
 for scenario in $SCENARIOS; do
-  case "$scenario" in
-    jwt_one) run_wrk jwt_one -H "Authorization: Bearer $(cat "$work/one-token.txt")" ;;
-    jwt_10k) TOKENS_FILE="$work/tokens.txt" run_wrk jwt_10k -s benches/load/rotate.lua ;;
-    api_key) run_wrk api_key -H "Authorization: Token token=$api_key" ;;
-    *) echo "unknown scenario $scenario" >&2; exit 2 ;;
-  esac
+  wrk_scenario "$scenario"
+  run_wrk "$scenario" "${wrk_args[@]}"
 done
 
 # Every request must have succeeded: wrk reports non-2xx responses.
