@@ -10,10 +10,12 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use tokenguard::apikey::{self, KeyDigest};
+use tokenguard::plumbing::{AuthOutcome, RequestView};
+use tokenguard::store::ApiKeyRecord;
 use tokenguard::store::SqliteKeyStore;
 use tokenguard::{
-    ApiKeyRecord, ApiKeyVerifier, Authenticator, Credential, JwksOptions, JwtRules, KeyStore, MemoryKeyStore, Scheme,
-    ScopeRequirement, Scopes, credential,
+    ApiKeyVerifier, Authenticator, Credential, JwksOptions, JwtRules, KeyStore, MemoryKeyStore, Scheme,
+    ScopeRequirement, Scopes,
 };
 use tokenguard_testkit::{DEFAULT_AUDIENCE, KeyAlg, TestIssuer};
 
@@ -21,11 +23,19 @@ use tokenguard_testkit::{DEFAULT_AUDIENCE, KeyAlg, TestIssuer};
 mod floors;
 use floors::Fixture;
 
+/// What an adapter does first with a request: its view, then the cache.
+fn authenticate_cached(authenticator: &Authenticator, headers: &HeaderMap) -> Option<AuthOutcome> {
+    let (method, uri) = (http::Method::GET, http::Uri::from_static("/recordings"));
+    authenticator.authenticate_cached(&RequestView::from_http(&method, &uri, headers))
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime")
 }
 
 fn credential_parsing(c: &mut Criterion) {
+    // Parsing, then a miss in an empty cache: what an unseen credential costs before verification.
+    let authenticator = Authenticator::builder().build().expect("authenticator");
     let mut group = c.benchmark_group("credential_parsing");
     let jwt = format!("Bearer {}.{}.{}", "a".repeat(40), "b".repeat(300), "c".repeat(342));
     for (name, value) in [
@@ -35,7 +45,7 @@ fn credential_parsing(c: &mut Criterion) {
     ] {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, HeaderValue::from_str(value).expect("header"));
-        group.bench_function(name, |b| b.iter(|| credential::extract(std::hint::black_box(&headers))));
+        group.bench_function(name, |b| b.iter(|| authenticate_cached(&authenticator, std::hint::black_box(&headers))));
     }
     group.finish();
 }
@@ -88,13 +98,13 @@ fn cache_hit(c: &mut Criterion) {
         b.iter(|| futures::executor::block_on(authenticator.verify(std::hint::black_box(credential))))
     });
     group.bench_function("authenticate_cached_sync_jwt", |b| {
-        b.iter(|| authenticator.authenticate_cached(std::hint::black_box(&headers), tokenguard::Mode::Required))
+        b.iter(|| authenticate_cached(&authenticator, std::hint::black_box(&headers)))
     });
     group.bench_function("authenticate_headers_cached_jwt", |b| {
         b.iter(|| {
-            futures::executor::block_on(
-                authenticator.authenticate(std::hint::black_box(&headers), tokenguard::Mode::Required),
-            )
+            let (method, uri) = (http::Method::GET, http::Uri::from_static("/recordings"));
+            let view = RequestView::from_http(&method, &uri, std::hint::black_box(&headers));
+            futures::executor::block_on(authenticator.authenticate(&view))
         })
     });
     // Many distinct callers: each lookup finds its entry out of the CPU's
@@ -120,9 +130,7 @@ fn cache_hit(c: &mut Criterion) {
                         scope.spawn(move || {
                             for _ in 0..iters {
                                 let headers = std::hint::black_box(headers);
-                                std::hint::black_box(
-                                    authenticator.authenticate_cached(headers, tokenguard::Mode::Required),
-                                );
+                                std::hint::black_box(authenticate_cached(authenticator, headers));
                             }
                         });
                     }
@@ -135,7 +143,7 @@ fn cache_hit(c: &mut Criterion) {
     group.bench_function("authenticate_cached_sync_jwt_10k_rotated", |b| {
         b.iter(|| {
             let headers = &rotated[next.next().unwrap_or_default()];
-            authenticator.authenticate_cached(std::hint::black_box(headers), tokenguard::Mode::Required)
+            authenticate_cached(&authenticator, std::hint::black_box(headers))
         })
     });
     // The same, followed by what a request reads of the principal next: the
@@ -144,11 +152,10 @@ fn cache_hit(c: &mut Criterion) {
     group.bench_function("authenticate_cached_sync_jwt_10k_rotated_and_scope_check", |b| {
         b.iter(|| {
             let headers = &rotated[next.next().unwrap_or_default()];
-            let authenticated =
-                authenticator.authenticate_cached(std::hint::black_box(headers), tokenguard::Mode::Required);
-            let Some(Ok(authenticated)) = authenticated else { panic!("a cache hit") };
-            let (principal, context) = authenticator.request_extensions(authenticated);
-            std::hint::black_box((requirement.check(principal.as_ref()), context))
+            let Some(outcome) = authenticate_cached(&authenticator, std::hint::black_box(headers)) else {
+                panic!("a cache hit")
+            };
+            std::hint::black_box(outcome.check(&requirement).is_ok())
         })
     });
     group.finish();
@@ -159,7 +166,7 @@ fn cache_hit(c: &mut Criterion) {
 /// service or router without them.
 fn tower_layer(c: &mut Criterion) {
     use axum::body::Body;
-    use tokenguard::tower::{AuthLayer, RequireScope};
+    use tokenguard::tower::{AuthLayer, RequireScopeLayer};
     use tower::{Layer, Service, ServiceExt};
 
     let rt = runtime();
@@ -183,7 +190,7 @@ fn tower_layer(c: &mut Criterion) {
     let auth = AuthLayer::required(authenticator.clone());
     let bare_router: axum::Router = axum::Router::new().route("/recordings", axum::routing::get(handler));
     let layered_router: axum::Router = axum::Router::new()
-        .route("/recordings", axum::routing::get(handler).route_layer(RequireScope::new("read")))
+        .route("/recordings", axum::routing::get(handler).route_layer(RequireScopeLayer::new("read")))
         .route_layer(auth.clone());
     tokenguard::tower::scope_guard! {
         struct CanRead = scopes("read");
@@ -208,7 +215,7 @@ fn tower_layer(c: &mut Criterion) {
     bench_requests(
         &mut group,
         "auth_and_scope_cached_jwt",
-        auth.layer(RequireScope::new("read").layer(inner)),
+        auth.layer(RequireScopeLayer::new("read").layer(inner)),
         request,
     );
     bench_requests(&mut group, "axum_router_alone", bare_router, request);
@@ -268,7 +275,7 @@ fn api_keys(c: &mut Criterion) {
 
 fn scope_check(c: &mut Criterion) {
     let requirement = ScopeRequirement::new("write");
-    let principal = tokenguard::Principal::new(tokenguard::principal::Parts {
+    let principal = tokenguard::Principal::new(tokenguard::PrincipalParts {
         subject: "alice".into(),
         kind: tokenguard::PrincipalKind::Jwt,
         issuer: None,
@@ -278,7 +285,7 @@ fn scope_check(c: &mut Criterion) {
         expires_at: None,
         claims: serde_json::Map::new(),
     });
-    c.bench_function("scope_check", |b| b.iter(|| requirement.check(Some(std::hint::black_box(&principal)))));
+    c.bench_function("scope_check", |b| b.iter(|| requirement.check(std::hint::black_box(&principal))));
 }
 
 criterion_group! {

@@ -8,7 +8,7 @@
 //! cargo run --example grpc_health --features tonic   # TOKENGUARD_ISSUER / _AUDIENCE / _BIND as for axum_api
 //! ```
 
-use tokenguard::tower::{AuthLayer, RequireScope};
+use tokenguard::tower::{AuthLayer, RequireScopeLayer};
 use tokenguard::{Authenticator, JwksOptions, JwtRules};
 use tokenguard_testkit::TestIssuer;
 use tonic::transport::Server;
@@ -51,7 +51,7 @@ async fn run() -> Result<(), String> {
     println!("listening on http://{}", listener.local_addr().map_err(|e| e.to_string())?);
     Server::builder()
         .layer(AuthLayer::required(authenticator))
-        .layer(RequireScope::new("read"))
+        .layer(RequireScopeLayer::new("read"))
         .add_service(health)
         .serve_with_incoming(TcpIncoming::from(listener))
         .await

@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! use axum::{Json, Router, routing::get};
-//! use tokenguard::tower::{AuthLayer, RequireScope};
+//! use tokenguard::tower::{AuthLayer, RequireScopeLayer};
 //! use tokenguard::{Authenticator, JwksOptions, JwtRules, Principal};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,7 +21,7 @@
 //!     .build()?;
 //! let app: Router = Router::new()
 //!     .route("/me", get(|principal: Principal| async move { Json(principal) }))
-//!     .route("/admin", get(|| async { "hello, admin" }).layer(RequireScope::new("admin")))
+//!     .route("/admin", get(|| async { "hello, admin" }).route_layer(RequireScopeLayer::new("admin")))
 //!     .layer(AuthLayer::required(authenticator));
 //! axum::serve(tokio::net::TcpListener::bind("127.0.0.1:3000").await?, app).await?;
 //! # Ok(()) }

@@ -5,10 +5,13 @@
 use std::time::Duration;
 
 use tokenguard::apikey;
+use tokenguard::dpop::DpopOptions;
+use tokenguard::dpop::DpopPolicy;
+use tokenguard::jwt::ClaimMapping;
+use tokenguard::store::ApiKeyRecord;
 use tokenguard::{
-    Algorithm, ApiKeyRecord, ApiKeyVerifier, Authenticator, ClaimMapping, DpopOptions, DpopPolicy,
-    IntrospectionOptions, IntrospectionVerifier, JwksOptions, JwtRules, ProtectedResourceMetadata, Scopes, Secret,
-    StaticKey,
+    Algorithm, ApiKeyVerifier, Authenticator, IntrospectionOptions, IntrospectionVerifier, JwksOptions, JwtRules,
+    ProtectedResourceMetadata, Scopes, Secret, StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
 

@@ -2,8 +2,16 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tokenguard_core::credential::{from_authorization_values, parse_authorization};
-use tokenguard_core::AuthError;
+use std::sync::OnceLock;
+
+use tokenguard_core::fuzzing::parse_authorization;
+use tokenguard_core::plumbing::RequestView;
+use tokenguard_core::{AuthError, Authenticator};
+
+fn authenticator() -> &'static Authenticator {
+    static AUTHENTICATOR: OnceLock<Authenticator> = OnceLock::new();
+    AUTHENTICATOR.get_or_init(|| Authenticator::builder().build().expect("an empty configuration"))
+}
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(Some(credential)) = parse_authorization(data) {
@@ -18,8 +26,10 @@ fuzz_target!(|data: &[u8]| {
     }
     // Several header values (split at newlines): two or more is always malformed.
     let values: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
-    let result = from_authorization_values(values.iter().copied());
+    let request = RequestView::new("GET", None, None, "/", values.iter().copied(), []);
+    let outcome = authenticator().authenticate_cached(&request);
     if values.len() > 1 {
-        assert!(matches!(result, Err(AuthError::InvalidRequest(_))), "{result:?}");
+        let error = outcome.as_ref().and_then(|outcome| outcome.error());
+        assert!(matches!(error, Some(AuthError::InvalidRequest(_))), "{outcome:?}");
     }
 });

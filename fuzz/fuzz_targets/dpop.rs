@@ -15,10 +15,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value, json};
-use tokenguard_core::dpop::jwk_thumbprint;
-use tokenguard_core::{
-    Algorithm, AuthError, Authenticator, Credential, DpopOptions, DpopRequest, JwtRules, Scheme, Secret, StaticKey,
-};
+use tokenguard_core::dpop::{DpopOptions, jwk_thumbprint};
+use tokenguard_core::plumbing::RequestView;
+use tokenguard_core::{Algorithm, AuthError, Authenticator, JwtRules, Secret, StaticKey};
 
 const ISSUER: &str = "https://issuer.fuzz";
 const SECRET: &str = "a-fuzzing-secret-of-at-least-32-bytes";
@@ -91,14 +90,15 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => return,
         },
     };
-    let request = DpopRequest::new("GET", Some("https"), Some("api.fuzz"), "/r", [proof.as_bytes()]);
-    let credential = Credential::new(Scheme::DPoP, &fixture.token);
-    let result = RUNTIME.block_on(fixture.authenticator.verify_presented(credential, Some(&request)));
-    match result {
+    let authorization = format!("DPoP {}", fixture.token);
+    let request =
+        RequestView::new("GET", Some("https"), Some("api.fuzz"), "/r", [authorization.as_bytes()], [proof.as_bytes()]);
+    let outcome = RUNTIME.block_on(fixture.authenticator.authenticate(&request));
+    match outcome.principal().ok_or(outcome.error()) {
         Ok(principal) => assert_eq!(principal.subject(), "fuzz"),
-        Err(AuthError::InvalidDpopProof(_) | AuthError::InvalidToken(_)) => {}
+        Err(Some(AuthError::InvalidDpopProof(_) | AuthError::InvalidToken(_))) => {}
         // A full replay cache is refused with 503, by design.
-        Err(AuthError::Unavailable { .. }) => {}
+        Err(Some(AuthError::Unavailable { .. })) => {}
         Err(other) => panic!("unexpected error {other:?}"),
     }
 });

@@ -3,7 +3,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use tokenguard_core::PrincipalKind;
-use tokenguard_core::introspection::judge_answer;
+use tokenguard_core::fuzzing::judge_answer;
 
 const NOW: u64 = 1_700_000_000;
 

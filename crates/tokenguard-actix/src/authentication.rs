@@ -1,22 +1,23 @@
-//! [`Authentication`] middleware.
+//! Authenticate every request: the [`Authentication`] middleware.
 
 use std::future::{Ready, ready};
 use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::http::header::AUTHORIZATION;
-use actix_web::{Error, HttpMessage};
+use actix_web::http::header::{AUTHORIZATION, HOST};
+use actix_web::{Error, HttpMessage, ResponseError};
 use futures_core::future::LocalBoxFuture;
+use tokenguard_core::plumbing::{AuthOutcome, PrincipalRejection, RequestView};
 use tokenguard_core::{Authenticator, Mode};
 
 /// Authenticates requests before they reach the wrapped service.
 ///
-/// On success the [`Principal`](crate::Principal) is inserted into the
-/// request extensions, with an [`AuthContext`](crate::AuthContext) unless the principal carries
-/// its own (a credential answered from the verified-token cache: one
-/// allocation fewer on the hot path); on failure the wrapped service is not
-/// called and the client gets the RFC 6750 answer.
+/// The [`AuthOutcome`] goes into the request's extensions, where the
+/// extractors ([`Principal`](crate::Principal), [`OptionalPrincipal`](crate::OptionalPrincipal),
+/// [`Claims`](crate::Claims)) and the scope guards find it; a request that
+/// cannot pass in the middleware's [`Mode`] is answered per RFC 6750
+/// without calling the wrapped service — exactly as the tower adapter does.
 #[derive(Clone, Debug)]
 pub struct Authentication {
     authenticator: Authenticator,
@@ -24,15 +25,28 @@ pub struct Authentication {
 }
 
 impl Authentication {
-    /// Requests without credentials are refused with 401.
+    /// A middleware answering as `mode` says.
+    pub fn new(authenticator: Authenticator, mode: Mode) -> Self {
+        Self { authenticator, mode }
+    }
+
+    /// Requests without credentials are refused with 401 ([`Mode::Required`]).
     pub fn required(authenticator: Authenticator) -> Self {
-        Self { authenticator, mode: Mode::Required }
+        Self::new(authenticator, Mode::Required)
     }
 
     /// Requests without credentials pass anonymously; invalid credentials are
-    /// still refused (never silently anonymous).
+    /// still refused, never silently anonymous ([`Mode::Optional`]).
     pub fn optional(authenticator: Authenticator) -> Self {
-        Self { authenticator, mode: Mode::Optional }
+        Self::new(authenticator, Mode::Optional)
+    }
+
+    /// Leaves the verdict to the handlers' extractors and guards
+    /// ([`Mode::Deferred`]): made to wrap a whole `App` once, so that routes
+    /// whose handlers take no extractor of ours are public and unknown
+    /// paths and methods answer as they would without it.
+    pub fn deferred(authenticator: Authenticator) -> Self {
+        Self::new(authenticator, Mode::Deferred)
     }
 }
 
@@ -63,6 +77,24 @@ pub struct AuthenticationService<S> {
     mode: Mode,
 }
 
+/// The framework-neutral view of an actix request.
+fn view(request: &ServiceRequest) -> RequestView<'_> {
+    let uri = request.uri();
+    let headers = request.headers();
+    let authority = uri
+        .authority()
+        .map(|authority| authority.as_str())
+        .or_else(|| headers.get(HOST).and_then(|host| host.to_str().ok()));
+    RequestView::new(
+        request.method().as_str(),
+        uri.scheme_str(),
+        authority,
+        uri.path(),
+        headers.get_all(AUTHORIZATION).map(|value| value.as_bytes()),
+        headers.get_all("dpop").map(|value| value.as_bytes()),
+    )
+}
+
 impl<S, B> Service<ServiceRequest> for AuthenticationService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -75,28 +107,18 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let service = self.service.clone();
-        let authenticator = self.authenticator.clone();
-        let mode = self.mode;
+        let cached = self.authenticator.authenticate_cached(&view(&request));
+        let (service, authenticator, mode) = (self.service.clone(), self.authenticator.clone(), self.mode);
         Box::pin(async move {
-            let values = request.headers().get_all(AUTHORIZATION).map(|value| value.as_bytes());
-            let dpop = authenticator.dpop_enabled().then(|| tokenguard_core::actix::dpop_request(request.request()));
-            let (principal, context) = match authenticator.authenticate_with(values, dpop, mode).await {
-                Ok(authenticated) => authenticator.request_extensions(authenticated),
-                Err(rejection) => {
-                    let response = tokenguard_core::actix::into_response(authenticator.render(&rejection));
-                    return Ok(request.into_response(response).map_into_right_body());
-                }
+            let outcome = match cached {
+                Some(outcome) => outcome,
+                None => authenticator.authenticate(&view(&request)).await,
             };
-            {
-                let mut extensions = request.extensions_mut();
-                if let Some(principal) = principal {
-                    extensions.insert(principal);
-                }
-                if let Some(context) = context {
-                    extensions.insert(context);
-                }
+            if let Some(answer) = outcome.answer(mode) {
+                let response = PrincipalRejection::Refused(answer).error_response();
+                return Ok(request.into_response(response).map_into_right_body());
             }
+            request.extensions_mut().insert::<AuthOutcome>(outcome);
             service.call(request).await.map(ServiceResponse::map_into_left_body)
         })
     }

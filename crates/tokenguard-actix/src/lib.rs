@@ -6,7 +6,8 @@
 //!   RFC 6750 — exactly as the tower adapter does.
 //! - [`RequireScope`]: a per-route (`Route::wrap`) or per-scope guard
 //!   answering 403 `insufficient_scope`.
-//! - Extractors: [`Principal`], `Option<Principal>` and [`Claims<T>`].
+//!   [`scope_guard!`] declares the same guards as extractors.
+//! - Extractors: [`Principal`], [`OptionalPrincipal`] and [`Claims<T>`].
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer, web};
@@ -40,9 +41,13 @@
 #![forbid(unsafe_code)]
 
 mod authentication;
+mod extract;
 mod require_scope;
 
 pub use authentication::{Authentication, AuthenticationService};
+#[doc(hidden)]
+pub use extract::__private;
+pub use extract::OptionalPrincipal;
 pub use require_scope::{RequireRole, RequireScope, RequireScopeService};
-pub use tokenguard_core::actix::PrincipalRejection;
-pub use tokenguard_core::{AuthContext, Authenticator, Claims, Mode, Principal};
+pub use tokenguard_core::plumbing::PrincipalRejection;
+pub use tokenguard_core::{Authenticator, Claims, Mode, Principal};

@@ -1,17 +1,20 @@
-//! [`RequireScope`]: a per-route or per-scope scope guard.
+//! Guard a route or a scope by scope or role: [`RequireScope`], and
+//! [`RequireRole`] for roles.
 
 use std::future::{Ready, ready};
 use std::rc::Rc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{Error, HttpMessage, HttpResponse};
+use actix_web::{Error, HttpMessage, ResponseError};
 use futures_core::future::LocalBoxFuture;
-use tokenguard_core::{AuthContext, Principal, ScopeRequirement};
+use tokenguard_core::ScopeRequirement;
+use tokenguard_core::plumbing::{AuthOutcome, PrincipalRejection};
 
-/// Lets a request through only if its principal has every required scope:
-/// anonymous → 401, missing a scope → 403 `insufficient_scope` naming it.
-/// Place it inside [`Authentication`](crate::Authentication).
+/// Lets a request through only if its principal meets a
+/// [`ScopeRequirement`]: anonymous → 401, requirement not met → 403
+/// `insufficient_scope` naming the scopes. Place it inside
+/// [`Authentication`](crate::Authentication) (`Route::wrap`, `Scope::wrap`).
 #[derive(Clone, Debug)]
 pub struct RequireScope {
     requirement: ScopeRequirement,
@@ -19,7 +22,7 @@ pub struct RequireScope {
 
 // `RequireScope::{new, any, requiring}` and `RequireRole::{new, any}`,
 // written once for both adapters.
-tokenguard_core::scope_guard_constructors!();
+tokenguard_core::scope_guard_constructors!(RequireScope);
 
 impl<S, B> Transform<S, ServiceRequest> for RequireScope
 where
@@ -55,25 +58,12 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let refusal = {
-            let extensions = request.extensions();
-            let principal = extensions.get::<Principal>();
-            match self.requirement.check(principal) {
-                // The hot path: no context needed to let a principal through.
-                Ok(()) if principal.is_some() => None,
-                checked => match AuthContext::of(extensions.get::<AuthContext>(), principal) {
-                    None => Some(
-                        HttpResponse::InternalServerError()
-                            .body("tokenguard: RequireScope needs the Authentication middleware in front of it"),
-                    ),
-                    Some(context) => {
-                        checked.err().map(|error| tokenguard_core::actix::into_response(context.reject(error)))
-                    }
-                },
-            }
-        };
-        if let Some(response) = refusal {
-            return Box::pin(ready(Ok(request.into_response(response).map_into_right_body())));
+        let checked = PrincipalRejection::from_outcome(request.extensions().get::<AuthOutcome>(), |outcome| {
+            outcome.check(&self.requirement).map(drop)
+        });
+        if let Err(rejection) = checked {
+            let response = request.into_response(rejection.error_response()).map_into_right_body();
+            return Box::pin(ready(Ok(response)));
         }
         let service = self.service.clone();
         Box::pin(async move { service.call(request).await.map(ServiceResponse::map_into_left_body) })

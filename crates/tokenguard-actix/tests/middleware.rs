@@ -80,10 +80,10 @@ async fn a_guard_or_an_extractor_without_authentication_is_a_server_error() {
     let token = issuer.token().scope("read write").sign();
     assert_eq!(
         get(&format!("{base}/unguarded"), Some(&token)).await,
-        (500, None, "tokenguard: RequireScope needs the Authentication middleware in front of it".to_owned())
+        (500, None, "tokenguard: no authentication layer in front of this route".to_owned())
     );
     assert_eq!(
         get(&format!("{base}/bare"), Some(&token)).await,
-        (500, None, "tokenguard: no Authentication middleware in front of this route".to_owned())
+        (500, None, "tokenguard: no authentication layer in front of this route".to_owned())
     );
 }

@@ -7,10 +7,10 @@ use serde_json::{Map, Value};
 
 use crate::apikey::{FormatCheck, KeyDigest, check_format};
 use crate::error::AuthError;
-use crate::jwt::rules::now;
 use crate::principal::{Parts, Principal, PrincipalKind};
 use crate::scope::Scopes;
 use crate::store::{CacheOptions, CachedKeyStore, KeyStore};
+use crate::time::Clock;
 
 /// Checks API keys: format and checksum first (no I/O), then the store,
 /// through a bounded [`CachedKeyStore`].
@@ -18,6 +18,7 @@ use crate::store::{CacheOptions, CachedKeyStore, KeyStore};
 pub struct ApiKeyVerifier {
     store: Arc<CachedKeyStore>,
     prefix: Arc<str>,
+    clock: Clock,
 }
 
 impl ApiKeyVerifier {
@@ -30,7 +31,13 @@ impl ApiKeyVerifier {
 
     /// Like [`ApiKeyVerifier::new`], with explicit cache bounds.
     pub fn with_cache(store: Arc<dyn KeyStore>, prefix: impl Into<Arc<str>>, cache: CacheOptions) -> Self {
-        Self { store: Arc::new(CachedKeyStore::new(store, cache)), prefix: prefix.into() }
+        Self { store: Arc::new(CachedKeyStore::new(store, cache)), prefix: prefix.into(), clock: Clock::system() }
+    }
+
+    /// Reads key expiry from `clock` (the authenticator's).
+    pub(crate) fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The cache in front of the store.
@@ -72,7 +79,7 @@ impl ApiKeyVerifier {
             tracing::debug!(key_id = %record.id, "revoked API key presented");
             return Err(AuthError::InvalidToken("API key revoked"));
         }
-        if record.expires_at.is_some_and(|expires_at| now() >= expires_at) {
+        if record.expires_at.is_some_and(|expires_at| self.clock.unix_seconds() >= expires_at) {
             return Err(AuthError::InvalidToken("API key expired"));
         }
         let mut claims = Map::new();

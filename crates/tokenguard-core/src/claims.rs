@@ -2,7 +2,8 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::error::AuthError;
+use crate::error::{AuthError, ErrorResponse};
+use crate::outcome::AuthOutcome;
 use crate::principal::Principal;
 
 /// The principal's verified claims, deserialized into `T`. An extractor in
@@ -19,5 +20,12 @@ impl<T: DeserializeOwned> Claims<T> {
         T::deserialize(principal.claims())
             .map(Claims)
             .map_err(|_| AuthError::InvalidToken("the token lacks claims this route needs"))
+    }
+
+    /// The claims of a request's principal, or the answer to give instead
+    /// (anonymous → 401, refused, claims that do not fit → 401).
+    pub(crate) fn from_outcome(outcome: &AuthOutcome) -> Result<Self, ErrorResponse> {
+        let principal = outcome.require_principal()?;
+        Self::from_principal(principal).map_err(|error| outcome.render(error))
     }
 }

@@ -14,9 +14,6 @@
 
 use std::fmt;
 
-use http::HeaderMap;
-use http::header::AUTHORIZATION;
-
 use crate::error::AuthError;
 
 /// An authentication scheme tokenguard understands.
@@ -78,39 +75,6 @@ impl fmt::Debug for Credential<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credential").field("scheme", &self.scheme).field("token", &"[redacted]").finish()
     }
-}
-
-/// Extracts the credential from request headers.
-///
-/// `Ok(None)` means the client sent no credential we accept.
-///
-/// ```
-/// use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
-/// use tokenguard_core::credential::{extract, Scheme};
-///
-/// let mut headers = HeaderMap::new();
-/// headers.insert(AUTHORIZATION, HeaderValue::from_static("Token token=\"tg_abc\", nonce=\"n\""));
-/// let credential = extract(&headers).unwrap().unwrap();
-/// assert_eq!(credential.scheme(), Scheme::Token);
-/// assert_eq!(credential.token(), "tg_abc");
-/// ```
-pub fn extract(headers: &HeaderMap) -> Result<Option<Credential<'_>>, AuthError> {
-    from_authorization_values(headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()))
-}
-
-/// Extracts the credential from the raw values of every `Authorization` header
-/// of a request, for frameworks with their own header types.
-pub fn from_authorization_values<'a>(
-    values: impl IntoIterator<Item = &'a [u8]>,
-) -> Result<Option<Credential<'a>>, AuthError> {
-    let mut values = values.into_iter();
-    let Some(value) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(AuthError::InvalidRequest("more than one Authorization header"));
-    }
-    parse_authorization(value)
 }
 
 /// Parses one `Authorization` header value.
@@ -261,50 +225,6 @@ fn rails_token(rest: &str) -> Result<&str, AuthError> {
     token.ok_or(MALFORMED)
 }
 
-/// The scheme and the rest of a value that may be a cached credential: only
-/// `Bearer` and `Token` (any case) followed by spaces, the token with any
-/// Rails `token=` or `token="…"` wrapper removed. Whatever else the value
-/// holds is left to [`parse_authorization`]: a cached token is a valid
-/// b64token, so a value that is not one only misses the cache. Made for the
-/// hot path: the scheme is compared as one word, not byte by byte.
-pub(crate) fn cache_key(value: &[u8]) -> Option<(Scheme, &[u8])> {
-    let (scheme, mut token) = if let Some(rest) = strip_scheme(value, b"bearer ") {
-        (Scheme::Bearer, rest)
-    } else {
-        (Scheme::Token, strip_scheme(value, b"token ")?)
-    };
-    while let [b' ', rest @ ..] = token {
-        token = rest;
-    }
-    if scheme == Scheme::Token
-        && let Some(value @ [_, ..]) = strip_scheme(token, b"token=")
-    {
-        token = match value {
-            [b'"', inner @ .., b'"'] => inner,
-            plain => plain,
-        };
-    }
-    Some((scheme, token))
-}
-
-/// `value` after `scheme` — a lower-case name and one separator, a space or
-/// `=` (at most eight bytes in all) — if it starts with the name in any case
-/// and then exactly the separator.
-fn strip_scheme<'a, const N: usize>(value: &'a [u8], scheme: &[u8; N]) -> Option<&'a [u8]> {
-    const { assert!(N >= 2 && N <= 8) };
-    let (head, rest) = value.split_first_chunk::<N>()?;
-    // As one word: setting bit 5 lower-cases an ASCII letter and maps no
-    // other byte to a lower-case letter but its upper-case one; the space
-    // (the last byte, the separator) is compared exactly.
-    let word = |bytes: &[u8; N]| {
-        let mut padded = [0; 8];
-        padded[..N].copy_from_slice(bytes);
-        u64::from_le_bytes(padded)
-    };
-    let letters = u64::from_le_bytes([0x20; 8]) >> (8 * (9 - N));
-    (word(head) | letters == word(scheme)).then_some(rest)
-}
-
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
@@ -358,49 +278,6 @@ mod tests {
         ] {
             assert!(matches!(parse(value), Err(AuthError::InvalidRequest(_))), "{value:?} gave {:?}", parse(value));
         }
-    }
-
-    #[test]
-    fn two_headers_are_invalid_request() {
-        let values: [&[u8]; 2] = [b"Bearer a", b"Bearer b"];
-        assert!(matches!(from_authorization_values(values), Err(AuthError::InvalidRequest(_))));
-        assert_eq!(from_authorization_values(std::iter::empty()), Ok(None));
-    }
-
-    #[test]
-    fn cache_keys_agree_with_the_parser() {
-        for value in [
-            "Bearer abc",
-            "bEaReR   abc",
-            "BEARER abc",
-            "Token 0123abcd",
-            "tOKEN   0123abcd",
-            "Token token=tg_x",
-            "Token TOKEN=tg_x",
-            "Token token=\"tg_x\"",
-            "token Token=\"tg_x\"",
-        ] {
-            let parsed = parse(value).unwrap().unwrap();
-            let key = cache_key(value.as_bytes()).map(|(scheme, token)| (scheme, std::str::from_utf8(token).unwrap()));
-            assert_eq!(key, Some(parsed), "{value:?}");
-        }
-        // Not `Bearer ` or `Token ` exactly (a tab, no space, another
-        // scheme, a byte that only looks like a letter with bit 5 set):
-        // left to the parser.
-        for value in [
-            "Bearer\tabc",
-            "Bearerabc",
-            "Bearer",
-            "Token",
-            "Tokens abc",
-            "DPoP a.b.c",
-            "Basic abc",
-            "Bearer\u{7f}",
-            "Bea\x12er abc",
-        ] {
-            assert_eq!(cache_key(value.as_bytes()), None, "{value:?}");
-        }
-        assert_eq!(cache_key(b"B\xc5arer abc"), None);
     }
 
     #[test]

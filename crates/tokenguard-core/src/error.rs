@@ -175,34 +175,37 @@ impl ErrorResponse {
         };
         let mut response = http::Response::new(body(Bytes::new()));
         let headers = response.headers_mut();
+        for (name, value) in self.headers() {
+            headers.append(name, value.clone());
+        }
         headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
         headers.insert("grpc-status", HeaderValue::from_static(code));
         // Descriptions are fixed printable-ASCII strings without `%`, which
         // gRPC's percent-encoding leaves as they are.
         let message = HeaderValue::from_str(self.description).unwrap_or(HeaderValue::from_static("unauthenticated"));
         headers.insert("grpc-message", message);
-        for challenge in self.www_authenticate {
-            headers.append(http::header::WWW_AUTHENTICATE, challenge);
-        }
-        if let Some(retry_after) = self.retry_after {
-            headers.insert(http::header::RETRY_AFTER, retry_after);
-        }
         response
     }
 
     /// Builds an `http::Response` whose body is made from the JSON bytes by `body`.
     pub fn into_http<B>(self, body: impl FnOnce(Bytes) -> B) -> http::Response<B> {
-        let mut response = http::Response::new(body(self.body));
+        let mut response = http::Response::new(body(self.body.clone()));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        for challenge in self.www_authenticate {
-            headers.append(http::header::WWW_AUTHENTICATE, challenge);
-        }
-        if let Some(retry_after) = self.retry_after {
-            headers.insert(http::header::RETRY_AFTER, retry_after);
+        for (name, value) in self.headers() {
+            headers.append(name, value.clone());
         }
         response
+    }
+
+    /// The answer's headers: `Content-Type` (JSON), one `WWW-Authenticate`
+    /// per challenge, and `Retry-After` for a 503.
+    pub fn headers(&self) -> impl Iterator<Item = (http::HeaderName, &HeaderValue)> {
+        static JSON: HeaderValue = HeaderValue::from_static("application/json");
+        let content_type = std::iter::once((http::header::CONTENT_TYPE, &JSON));
+        let challenges = self.www_authenticate.iter().map(|value| (http::header::WWW_AUTHENTICATE, value));
+        let retry_after = self.retry_after.iter().map(|value| (http::header::RETRY_AFTER, value));
+        content_type.chain(challenges).chain(retry_after)
     }
 }
 

@@ -151,13 +151,13 @@ pub(crate) fn client_form(
     params: &[(&str, &str)],
     client_id: &str,
     secret: &crate::Secret,
-    auth: crate::ClientAuth,
+    auth: crate::introspection::ClientAuth,
 ) -> (String, Option<String>) {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.extend_pairs(params);
     let basic = match auth {
-        crate::ClientAuth::Basic => Some(basic_credentials(client_id, secret.expose())),
-        crate::ClientAuth::Post => {
+        crate::introspection::ClientAuth::Basic => Some(basic_credentials(client_id, secret.expose())),
+        crate::introspection::ClientAuth::Post => {
             form.append_pair("client_id", client_id).append_pair("client_secret", secret.expose());
             None
         }

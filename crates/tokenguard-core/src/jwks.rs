@@ -25,7 +25,8 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-use crate::discovery::{ProviderMetadata, discovery_url};
+pub use crate::discovery::ProviderMetadata;
+use crate::discovery::discovery_url;
 use crate::error::AuthError;
 use crate::fetch::{FetchError, Fetcher, HttpOptions, check_url};
 use crate::jwt::VerificationKey;
@@ -36,7 +37,7 @@ pub const MAX_KEYS: usize = 64;
 
 /// How the key set is found.
 #[derive(Debug, Clone)]
-pub enum JwksSource {
+pub(crate) enum JwksSource {
     /// Through `{issuer}/.well-known/openid-configuration`.
     Discovery {
         /// The issuer identifier.
@@ -133,7 +134,7 @@ struct JwkSet {
 
 impl JwksCache {
     /// A cache for `source`. Nothing is fetched until a key is needed.
-    pub fn new(source: JwksSource, options: JwksOptions) -> Result<Self, crate::ConfigError> {
+    pub(crate) fn new(source: JwksSource, options: JwksOptions) -> Result<Self, crate::ConfigError> {
         match &source {
             JwksSource::Discovery { issuer } => {
                 discovery_url(issuer).map_err(crate::ConfigError::Url)?;

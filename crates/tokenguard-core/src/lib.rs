@@ -2,9 +2,25 @@
 //! OpenID Connect JWTs verified against the issuer's JWKS or static keys, and
 //! opaque tokens checked with RFC 7662 introspection.
 //!
-//! The web adapters (`tokenguard-tower` for tower/axum, `tokenguard-actix`)
-//! only move headers in and [`ErrorResponse`]s out; everything that decides
-//! lives here. Start with [`Authenticator::builder`].
+//! Start with [`Authenticator::builder`]. The web adapters
+//! (`tokenguard-tower` for tower/axum, `tokenguard-actix`) build a
+//! [`RequestView`](plumbing::RequestView) of each request, ask the
+//! authenticator, and put the [`AuthOutcome`](plumbing::AuthOutcome) it
+//! decides into the request's extensions; everything that decides lives
+//! here. What only adapter authors need is in [`plumbing`].
+//!
+//! ```
+//! use tokenguard_core::{Authenticator, Credential, Scheme, JwtRules, StaticKey, Secret, Algorithm};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = Secret::new("a shared secret of at least 32 bytes!!");
+//! let authenticator = Authenticator::builder()
+//!     .static_key(JwtRules::new("https://issuer.example", ["my-api"]), StaticKey::hmac(Algorithm::HS256, &secret)?)
+//!     .build()?;
+//! let refused = authenticator.verify(Credential::new(Scheme::Bearer, "not-a-token")).await;
+//! assert!(refused.is_err());
+//! # Ok(()) }
+//! ```
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -13,45 +29,52 @@ pub mod apikey;
 mod authenticator;
 mod claims;
 pub mod client;
-pub mod credential;
-pub mod discovery;
+mod credential;
+mod discovery;
 pub mod dpop;
-pub mod error;
-mod fetch;
+mod error;
+mod extract;
+pub mod fetch;
 pub mod introspection;
 pub mod jwks;
 pub mod jwt;
-pub mod principal;
-pub mod resource_metadata;
-pub mod scope;
+mod outcome;
+pub mod plumbing;
+mod principal;
+mod request;
+mod resource_metadata;
+mod scope;
 mod secret;
 pub mod store;
+pub mod time;
 mod token_cache;
 
-#[cfg(feature = "actix")]
-pub mod actix;
-#[cfg(feature = "axum")]
-pub mod axum;
-
 pub use api_key_verifier::ApiKeyVerifier;
-pub use authenticator::{AuthContext, Authenticated, Authenticator, AuthenticatorBuilder, Decision, Mode, Rejection};
+pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use claims::Claims;
 pub use credential::{Credential, Scheme};
-pub use dpop::{DpopOptions, DpopPolicy, DpopRequest, DpopVerifier};
-pub use error::{AuthError, Challenges, ErrorResponse};
-pub use fetch::{HttpOptions, check_url};
-pub use introspection::{ClientAuth, IntrospectionOptions, IntrospectionVerifier};
-pub use jwks::{JwksCache, JwksOptions};
-pub use jwt::{ClaimMapping, JwtRules, StaticKey, TypPolicy, VerificationKey};
-pub use principal::{Principal, PrincipalKind};
+pub use error::{AuthError, ErrorResponse};
+pub use introspection::{IntrospectionOptions, IntrospectionVerifier};
+pub use jwks::JwksOptions;
+pub use jwt::{JwtRules, StaticKey};
+pub use outcome::Mode;
+pub use principal::{Parts as PrincipalParts, Principal, PrincipalKind};
 pub use resource_metadata::ProtectedResourceMetadata;
-pub use scope::{ScopeRequirement, Scopes, is_scope_list};
+pub use scope::{ScopeRequirement, Scopes};
 pub use secret::Secret;
-pub use store::{ApiKeyRecord, CacheOptions, CachedKeyStore, KeyStore, MemoryKeyStore};
-pub use token_cache::{TokenCacheOptions, TokenCacheStats};
+pub use store::{KeyStore, MemoryKeyStore};
+pub use token_cache::TokenCacheOptions;
 
 /// Re-exported so callers can name algorithms without depending on `jsonwebtoken`.
 pub use jsonwebtoken::Algorithm;
+
+/// Entry points for the fuzz targets (`cargo fuzz` builds with `--cfg fuzzing`).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::credential::parse_authorization;
+    pub use crate::introspection::judge_answer;
+}
 
 /// A configuration mistake, found when building an [`Authenticator`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,13 +1,11 @@
 //! [`Principal`]: the verified identity of a caller.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde::{Serialize, Serializer, ser::SerializeStruct};
 use serde_json::{Map, Value};
 
-use crate::authenticator::VerifiedBy;
 use crate::scope::Scopes;
 
 /// How a principal was verified.
@@ -33,7 +31,7 @@ impl PrincipalKind {
     }
 }
 
-/// The verified identity of a caller. Cheap to clone (shared).
+/// The verified identity of a caller: plain data, cheap to clone (shared).
 ///
 /// It serializes to the summary the examples' `/me` returns:
 /// `{"subject","kind","issuer","client_id","scopes","expires_at"}`; the raw
@@ -41,37 +39,15 @@ impl PrincipalKind {
 #[derive(Clone)]
 pub struct Principal(Arc<Inner>);
 
-// `repr(C)`, hot fields first: a cache hit and a scope guard read the
-// reference count, `verified_by` and `met`, the allocation's first 48 bytes
-// — one or two cache lines, requested together (`request_lines`): with many
-// distinct callers they are not in the CPU cache.
-#[repr(C)]
 struct Inner {
-    /// The authenticator (and scheme) whose token cache holds this principal,
-    /// so a request carrying it needs no separate `AuthContext`.
-    verified_by: OnceLock<VerifiedBy>,
-    /// The requirements this principal was found to meet, one bit each (see
-    /// `ScopeRequirement`): a guard checks its bit instead of the names.
-    met: AtomicU64,
     parts: Parts,
-    /// A JWT's claims set as JSON text, parsed into `claims` on first use.
-    /// A boxed `str`, not a `String`: 8 bytes fewer keep `Inner` at the
-    /// size it had before `met`, which the 10,000-caller benches notice.
-    raw_claims: Option<Box<str>>,
-    claims: OnceLock<Map<String, Value>>,
     /// The RFC 7638 thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`).
     dpop_jkt: Option<Box<str>>,
 }
 
 /// The fields of a [`Principal`], to build one.
-// `repr(C)`: the scope guards' fields first (see `Inner`).
 #[derive(Clone, Debug, PartialEq)]
-#[repr(C)]
 pub struct Parts {
-    /// What it may do (OAuth scopes, API key scopes).
-    pub scopes: Scopes,
-    /// The roles its issuer granted (see [`ClaimMapping`](crate::jwt::ClaimMapping)); kept apart from scopes.
-    pub roles: Scopes,
     /// Who the principal is: the token's `sub`, or the API key's subject.
     pub subject: String,
     /// How it was verified.
@@ -80,6 +56,10 @@ pub struct Parts {
     pub issuer: Option<String>,
     /// The OAuth client the token was issued to (`client_id`, `azp` or `cid`).
     pub client_id: Option<String>,
+    /// What it may do (OAuth scopes, API key scopes).
+    pub scopes: Scopes,
+    /// The roles its issuer granted (see [`ClaimMapping`](crate::jwt::ClaimMapping)); kept apart from scopes.
+    pub roles: Scopes,
     /// When the credential expires (seconds since the Unix epoch).
     pub expires_at: Option<u64>,
     /// The verified claims (for API keys, a small record of the key).
@@ -89,57 +69,12 @@ pub struct Parts {
 impl Principal {
     /// Builds a principal from its parts.
     pub fn new(parts: Parts) -> Self {
-        Self::build(parts, None, None)
+        Self::bound(parts, None)
     }
 
-    /// A principal whose claims are the JSON object `raw_claims`, parsed
-    /// lazily, bound to the DPoP key `dpop_jkt` if any.
-    pub(crate) fn build(parts: Parts, raw_claims: Option<String>, dpop_jkt: Option<String>) -> Self {
-        let dpop_jkt = dpop_jkt.map(String::into_boxed_str);
-        let raw_claims = raw_claims.map(String::into_boxed_str);
-        Self(Arc::new(Inner {
-            verified_by: OnceLock::new(),
-            met: AtomicU64::new(0),
-            parts,
-            raw_claims,
-            claims: OnceLock::new(),
-            dpop_jkt,
-        }))
-    }
-
-    /// Records who verified this principal, once: a principal shared by two
-    /// authenticators keeps the first, and the second's requests carry
-    /// their own `AuthContext`.
-    pub(crate) fn set_verified_by(&self, verified_by: VerifiedBy) {
-        let _ = self.0.verified_by.set(verified_by);
-    }
-
-    /// Reads the reference count and `met`, so that the CPU starts fetching
-    /// the lines of every field a hit and a scope guard read now, without
-    /// anything waiting on them. They are the allocation's first 48 bytes,
-    /// but `malloc` aligns it to 16: often two lines.
-    pub(crate) fn request_lines(&self) {
-        std::hint::black_box(Arc::strong_count(&self.0));
-        std::hint::black_box(self.0.met.load(Ordering::Relaxed));
-    }
-
-    /// Whether this principal was found to meet the requirement whose memo
-    /// bit is `bit` (never for 0).
-    #[inline]
-    pub(crate) fn met(&self, bit: u64) -> bool {
-        self.0.met.load(Ordering::Relaxed) & bit != 0
-    }
-
-    /// Remembers that this principal meets the requirement of `bit`.
-    /// Relaxed: the bit stands for a fact about fields that never change.
-    pub(crate) fn remember_met(&self, bit: u64) {
-        if bit != 0 {
-            self.0.met.fetch_or(bit, Ordering::Relaxed);
-        }
-    }
-
-    pub(crate) fn verified_by(&self) -> Option<&VerifiedBy> {
-        self.0.verified_by.get()
+    /// A principal whose token is bound to the DPoP key `dpop_jkt`, if any.
+    pub(crate) fn bound(parts: Parts, dpop_jkt: Option<String>) -> Self {
+        Self(Arc::new(Inner { parts, dpop_jkt: dpop_jkt.map(String::into_boxed_str) }))
     }
 
     /// The thumbprint of the key this principal's token is bound to
@@ -195,22 +130,13 @@ impl Principal {
 
     /// The verified claims.
     pub fn claims(&self) -> &Map<String, Value> {
-        match self.0.raw_claims.as_deref() {
-            Some(raw) => self.0.claims.get_or_init(|| serde_json::from_str(raw).unwrap_or_default()),
-            None => &self.0.parts.claims,
-        }
+        &self.0.parts.claims
     }
 }
 
 impl PartialEq for Principal {
     fn eq(&self, other: &Self) -> bool {
-        self.0.parts.subject == other.0.parts.subject
-            && self.0.parts.kind == other.0.parts.kind
-            && self.0.parts.issuer == other.0.parts.issuer
-            && self.0.parts.client_id == other.0.parts.client_id
-            && self.0.parts.scopes == other.0.parts.scopes
-            && self.0.parts.expires_at == other.0.parts.expires_at
-            && self.claims() == other.claims()
+        self.0.parts == other.0.parts && self.0.dpop_jkt == other.0.dpop_jkt
     }
 }
 

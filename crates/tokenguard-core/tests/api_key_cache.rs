@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokenguard_core::apikey::{self, KeyDigest};
+use tokenguard_core::store::ApiKeyRecord;
+use tokenguard_core::store::CacheOptions;
 use tokenguard_core::store::StoreError;
-use tokenguard_core::{
-    ApiKeyRecord, ApiKeyVerifier, AuthError, CacheOptions, KeyStore, MemoryKeyStore, Scopes, Secret,
-};
+use tokenguard_core::{ApiKeyVerifier, AuthError, KeyStore, MemoryKeyStore, Scopes, Secret};
 
 #[derive(Default)]
 struct CountingStore {

@@ -1,69 +1,90 @@
-//! [`AuthLayer`] and its service [`Auth`].
+//! Authenticate every request: [`AuthLayer`], its service [`Auth`].
+//!
+//! The layer asks a core [`Authenticator`] about each request and puts the
+//! [`AuthOutcome`] it decides into the request's extensions, where the
+//! extractors ([`Principal`](crate::Principal), `Option<Principal>`,
+//! [`Claims`](crate::Claims)) and the scope guards find it. What happens to
+//! a request that cannot pass depends on the [`Mode`]:
+//!
+//! ```
+//! use axum::{Router, body::Body, routing::get};
+//! use http::{Request, StatusCode};
+//! use tokenguard_core::{Algorithm, Authenticator, JwtRules, Principal, Secret, StaticKey};
+//! use tokenguard_tower::AuthLayer;
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = Secret::new("a shared secret of at least 32 bytes!!");
+//! let authenticator = Authenticator::builder()
+//!     .static_key(JwtRules::new("https://issuer.example", ["my-api"]), StaticKey::hmac(Algorithm::HS256, &secret)?)
+//!     .build()?;
+//! let app = Router::new()
+//!     .route("/me", get(|principal: Principal| async move { principal.subject().to_owned() }))
+//!     .layer(AuthLayer::required(authenticator));
+//!
+//! let anonymous = app.clone().oneshot(Request::get("/me").body(Body::empty())?).await?;
+//! assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(anonymous.headers()["www-authenticate"], r#"Bearer realm="tokenguard""#);
+//!
+//! let forged = Request::get("/me").header("authorization", "Bearer a.b.c").body(Body::empty())?;
+//! let refused = app.oneshot(forged).await?;
+//! assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+//! assert!(refused.headers()["www-authenticate"].to_str()?.contains(r#"error="invalid_token""#));
+//! # Ok(()) }
+//! ```
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use http::{Request, Response};
-use tokenguard_core::{Authenticated, Authenticator, Decision, Mode, Rejection};
+use tokenguard_core::plumbing::{AuthOutcome, PrincipalRejection, RequestView};
+use tokenguard_core::{Authenticator, Mode};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::ErrorBody;
-use crate::require_scope::ResponseFuture;
+pub use crate::future::ResponseFuture;
 
 /// Authenticates requests before they reach the inner service.
 ///
-/// On success the [`Principal`](crate::Principal) is inserted into the
-/// request extensions, with what extractors and guards need to answer as
-/// this layer would ([`AuthContext::of_request`](tokenguard_core::AuthContext::of_request) finds it). On failure the
-/// inner service is not called and the client gets the RFC 6750 answer —
-/// except with [`AuthLayer::deferred`], which hands the refusal to the
-/// extractors of the route instead.
+/// The [`AuthOutcome`] goes into the request's extensions; a request that
+/// cannot pass in the layer's [`Mode`] is answered per RFC 6750 without
+/// calling the inner service.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     authenticator: Authenticator,
     mode: Mode,
-    verdict: Verdict,
-}
-
-/// Who answers a request the layer cannot let through.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Verdict {
-    /// The layer, at once.
-    Layer,
-    /// The extractors and guards of the route that runs, if any.
-    Extractors,
 }
 
 impl AuthLayer {
-    /// Requests without credentials are refused with 401.
+    /// A layer answering as `mode` says.
+    pub fn new(authenticator: Authenticator, mode: Mode) -> Self {
+        Self { authenticator, mode }
+    }
+
+    /// Requests without credentials are refused with 401 ([`Mode::Required`]).
     pub fn required(authenticator: Authenticator) -> Self {
-        Self { authenticator, mode: Mode::Required, verdict: Verdict::Layer }
+        Self::new(authenticator, Mode::Required)
     }
 
     /// Requests without credentials pass anonymously; invalid credentials are
-    /// still refused (never silently anonymous).
+    /// still refused, never silently anonymous ([`Mode::Optional`]).
     pub fn optional(authenticator: Authenticator) -> Self {
-        Self { authenticator, mode: Mode::Optional, verdict: Verdict::Layer }
+        Self::new(authenticator, Mode::Optional)
     }
 
     /// Authenticates every request that carries credentials and leaves the
-    /// verdict to the handlers' extractors: [`Principal`](crate::Principal)
-    /// answers 401 for an anonymous or refused request, `Option<Principal>`
-    /// is `None` for an anonymous one and answers a refused one (never
-    /// silently anonymous), guards declared with
-    /// [`scope_guard!`](crate::scope_guard) and [`RequireScope`](crate::RequireScope)
-    /// answer 401 or 403. Every answer is the one [`AuthLayer::required`]
-    /// would give (for `Option<Principal>`, [`AuthLayer::optional`]).
+    /// verdict to the handlers' extractors and guards ([`Mode::Deferred`]):
+    /// [`Principal`](crate::Principal) answers 401 for an anonymous or
+    /// refused request, `Option<Principal>` is `None` for an anonymous one
+    /// and answers a refused one, guards answer 401 or 403 — each the
+    /// answer [`AuthLayer::required`] would give. Routes whose handlers take
+    /// none of these are public: `/health`, unknown paths (404) and wrong
+    /// methods (405) answer as they would without the layer.
     ///
     /// Made to wrap a whole axum `Router` from the outside, so that each
     /// request is authenticated once, before routing, without the boxed
-    /// service per request that every `route_layer` costs — the cheapest
-    /// way to put tokenguard in front of an API (see BENCHMARKS.md). Routes
-    /// whose handlers take none of these extractors are public: `/health`,
-    /// unknown paths (404) and wrong methods (405) answer as they would
-    /// without the layer, whatever credentials come along.
+    /// service per request that every `route_layer` costs.
     ///
     /// ```
     /// use axum::{Json, Router, ServiceExt, extract::Request, routing::get};
@@ -88,7 +109,7 @@ impl AuthLayer {
     /// }
     /// ```
     pub fn deferred(authenticator: Authenticator) -> Self {
-        Self { authenticator, mode: Mode::Optional, verdict: Verdict::Extractors }
+        Self::new(authenticator, Mode::Deferred)
     }
 }
 
@@ -96,7 +117,7 @@ impl<S> Layer<S> for AuthLayer {
     type Service = Auth<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Auth { inner, authenticator: self.authenticator.clone(), mode: self.mode, verdict: self.verdict }
+        Auth { inner, authenticator: self.authenticator.clone(), mode: self.mode }
     }
 }
 
@@ -106,7 +127,6 @@ pub struct Auth<S> {
     inner: S,
     authenticator: Authenticator,
     mode: Mode,
-    verdict: Verdict,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Auth<S>
@@ -118,38 +138,31 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = AuthFuture<S::Future, ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        // Decided without I/O, the inner service that was driven to
-        // readiness is called right here — no clone, no box.
-        match self.authenticator.decide_cached(request.headers(), self.mode) {
-            Decision::Admit(authenticated) => {
-                request.extensions_mut().insert(authenticated.principal);
-                return AuthFuture::inner(self.inner.call(request));
-            }
-            Decision::Decided(outcome) => {
-                return match admit(&mut request, &self.authenticator, self.verdict, outcome) {
-                    Ok(()) => AuthFuture::inner(self.inner.call(request)),
-                    Err(response) => AuthFuture::answered(response),
-                };
-            }
-            Decision::Verify => {}
+        let view = RequestView::from_http(request.method(), request.uri(), request.headers());
+        // Decided without I/O (the hot path: a credential verified before),
+        // the inner service that was driven to readiness is called right
+        // here — no clone, no box.
+        if let Some(outcome) = self.authenticator.authenticate_cached(&view) {
+            return match admit(&mut request, outcome, self.mode) {
+                Ok(()) => ResponseFuture::inner(self.inner.call(request)),
+                Err(response) => ResponseFuture::answered(response),
+            };
         }
         // The clone that was driven to readiness is the one we must call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let authenticator = self.authenticator.clone();
-        let (mode, verdict) = (self.mode, self.verdict);
-        AuthFuture::verifying(Box::pin(async move {
-            let outcome = authenticator
-                .authenticate_http_after_cache_miss(request.method(), request.uri(), request.headers(), mode)
-                .await;
-            if let Err(response) = admit(&mut request, &authenticator, verdict, outcome) {
+        let (authenticator, mode) = (self.authenticator.clone(), self.mode);
+        ResponseFuture::verifying(Box::pin(async move {
+            let view = RequestView::from_http(request.method(), request.uri(), request.headers());
+            let outcome = authenticator.authenticate(&view).await;
+            if let Err(response) = admit(&mut request, outcome, mode) {
                 return Ok(response);
             }
             inner.call(request).await
@@ -157,81 +170,16 @@ where
     }
 }
 
-/// Puts what the layer learned into the request — the principal, and an
-/// [`AuthContext`] unless the principal already carries it (the hot path:
-/// one allocation fewer), or a refusal for the extractors to answer — or,
-/// when the layer gives the verdict itself, the answer to a refusal.
+/// Puts `outcome` into the request, or answers it when `mode` says the
+/// layer does.
 fn admit<ReqBody, ResBody: ErrorBody>(
     request: &mut Request<ReqBody>,
-    authenticator: &Authenticator,
-    verdict: Verdict,
-    outcome: Result<Option<Authenticated>, Rejection>,
+    outcome: AuthOutcome,
+    mode: Mode,
 ) -> Result<(), Response<ResBody>> {
-    let extensions = request.extensions_mut();
-    match outcome {
-        Ok(authenticated) => {
-            let (principal, context) = authenticator.request_extensions(authenticated);
-            if let Some(principal) = principal {
-                extensions.insert(principal);
-            }
-            if let Some(context) = context {
-                extensions.insert(context);
-            }
-        }
-        Err(rejection) if verdict == Verdict::Extractors => {
-            extensions.insert(authenticator.refused_context(rejection));
-        }
-        Err(rejection) => {
-            return Err(authenticator.render(&rejection).into_http_for(request.headers(), ResBody::from_error_json));
-        }
+    if let Some(answer) = outcome.answer(mode) {
+        return Err(PrincipalRejection::Refused(answer).into_http_for(request.headers(), ResBody::from_error_json));
     }
+    request.extensions_mut().insert(outcome);
     Ok(())
-}
-
-type Verifying<B, E> = Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>;
-
-pin_project_lite::pin_project! {
-    /// Response future of [`Auth`]: decided at once (the inner service's
-    /// future for a cached credential, or an answer), or the boxed
-    /// verification of a new credential.
-    pub struct AuthFuture<F, B, E> {
-        #[pin]
-        state: State<F, B, E>,
-    }
-}
-
-pin_project_lite::pin_project! {
-    #[project = StateProj]
-    enum State<F, B, E> {
-        Decided { #[pin] future: ResponseFuture<F, B> },
-        Verifying { future: Verifying<B, E> },
-    }
-}
-
-impl<F, B, E> AuthFuture<F, B, E> {
-    fn inner(future: F) -> Self {
-        Self { state: State::Decided { future: ResponseFuture::inner(future) } }
-    }
-
-    fn answered(response: Response<B>) -> Self {
-        Self { state: State::Decided { future: ResponseFuture::rejected(response) } }
-    }
-
-    fn verifying(future: Verifying<B, E>) -> Self {
-        Self { state: State::Verifying { future } }
-    }
-}
-
-impl<F, B, E> Future for AuthFuture<F, B, E>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().state.project() {
-            StateProj::Decided { future } => future.poll(cx),
-            StateProj::Verifying { future } => future.as_mut().poll(cx),
-        }
-    }
 }

@@ -1,14 +1,14 @@
 //! [`scope_guard!`](crate::scope_guard): scope guards as axum extractors.
 
 use http::request::Parts;
-use tokenguard_core::axum::PrincipalRejection;
-use tokenguard_core::{AuthError, Principal, ScopeRequirement};
+use tokenguard_core::plumbing::{AuthOutcome, PrincipalRejection};
+use tokenguard_core::{Principal, ScopeRequirement};
 
 /// Declares scope guards as axum extractors: a handler that takes one runs
 /// only for a principal that meets the requirement, and gets that
 /// [`Principal`].
 ///
-/// The same answers as [`RequireScope`](crate::RequireScope) — anonymous →
+/// The same answers as [`RequireScopeLayer`](crate::RequireScopeLayer) — anonymous →
 /// 401, requirement not met → 403 `insufficient_scope` naming the scopes —
 /// without a `route_layer`: in axum each route layer boxes the route once
 /// more and costs every request an allocation or two, while an extractor
@@ -94,7 +94,8 @@ macro_rules! scope_guard {
 pub mod __private {
     pub use axum_core::extract::FromRequestParts;
     pub use http::request::Parts;
-    pub use tokenguard_core::{ScopeRequirement, is_scope_list};
+    pub use tokenguard_core::ScopeRequirement;
+    pub use tokenguard_core::plumbing::is_scope_list;
 
     pub use super::guard;
 
@@ -122,11 +123,6 @@ pub mod __private {
 /// answer the authentication layer would give.
 #[doc(hidden)]
 pub fn guard(parts: &Parts, requirement: &ScopeRequirement) -> Result<Principal, PrincipalRejection> {
-    let principal = parts.extensions.get::<Principal>();
-    let error = match (requirement.check(principal), principal) {
-        (Ok(()), Some(principal)) => return Ok(principal.clone()),
-        (Ok(()), None) => AuthError::MissingCredentials,
-        (Err(error), _) => error,
-    };
-    Err(PrincipalRejection::for_request(&parts.extensions, error))
+    let outcome = parts.extensions.get::<AuthOutcome>();
+    PrincipalRejection::from_outcome(outcome, |outcome| outcome.check(requirement).cloned())
 }

@@ -14,11 +14,13 @@ use hyper_util::rt::TokioExecutor;
 use tokenguard_core::client::{
     ApiKeyForm, ClientCredentials, OAuthClient, RefreshingToken, StaticApiKey, TokenError, TokenSource,
 };
-use tokenguard_core::{Authenticator, ClientAuth, JwksOptions, JwtRules, Secret};
+use tokenguard_core::introspection::ClientAuth;
+use tokenguard_core::{Authenticator, JwksOptions, JwtRules, Secret};
 use tokenguard_testkit::{
     DEFAULT_AUDIENCE, Fault, TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET, TestIssuer, USER, USER_PASSWORD,
 };
-use tokenguard_tower::{AuthLayer, AuthorizeRequestLayer, BoxError, Principal};
+use tokenguard_tower::authorize_request::BoxError;
+use tokenguard_tower::{AuthLayer, AuthorizeRequestLayer, Principal};
 use tower::{Layer, Service, ServiceExt, service_fn};
 
 fn oauth(issuer: &TestIssuer) -> OAuthClient {

@@ -8,9 +8,8 @@ use std::sync::Arc;
 
 use http::{Request, Response, header};
 use http_body_util::Full;
-use tokenguard_core::{
-    ApiKeyVerifier, Authenticator, CacheOptions, JwksOptions, JwtRules, MemoryKeyStore, TokenCacheOptions,
-};
+use tokenguard_core::store::CacheOptions;
+use tokenguard_core::{ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, MemoryKeyStore, TokenCacheOptions};
 use tokenguard_testkit::{DEFAULT_AUDIENCE, KeyAlg, TestIssuer};
 use tokenguard_tower::AuthLayer;
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};

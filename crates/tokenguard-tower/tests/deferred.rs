@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use serde::Deserialize;
 use tokenguard_core::{ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, MemoryKeyStore};
 use tokenguard_testkit::{DEFAULT_AUDIENCE, TestIssuer};
-use tokenguard_tower::{AuthLayer, Claims, Principal, RequireScope};
+use tokenguard_tower::{AuthLayer, Claims, Principal, RequireScopeLayer};
 use tower::{Layer, ServiceExt};
 
 tokenguard_tower::scope_guard! {
@@ -37,7 +37,7 @@ fn protected_routes() -> Router {
     Router::new()
         .route("/me", get(|p: Principal| async move { p.subject().to_owned() }))
         .route("/read", get(|CanRead(p): CanRead| async move { p.subject().to_owned() }))
-        .route("/layered", get(|| async { "layered" }).route_layer(RequireScope::new("read")))
+        .route("/layered", get(|| async { "layered" }).route_layer(RequireScopeLayer::new("read")))
         .route("/tenant", get(|Claims(t): Claims<Tenant>| async move { t.tenant }))
 }
 

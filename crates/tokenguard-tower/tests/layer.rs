@@ -8,9 +8,10 @@ use axum::routing::get;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
+use tokenguard_core::plumbing::AuthOutcome;
 use tokenguard_core::{ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, MemoryKeyStore};
 use tokenguard_testkit::{DEFAULT_AUDIENCE, TestIssuer};
-use tokenguard_tower::{AuthLayer, Claims, Principal, RequireRole, RequireScope};
+use tokenguard_tower::{AuthLayer, Claims, Principal, RequireRole, RequireScopeLayer};
 use tower::{ServiceBuilder, ServiceExt, service_fn};
 
 fn authenticator(issuer: &TestIssuer) -> Authenticator {
@@ -40,12 +41,13 @@ where
 async fn guards_a_plain_tower_service() {
     let issuer = TestIssuer::start().await;
     let handler = service_fn(|request: Request<Full<bytes::Bytes>>| async move {
-        let subject = request.extensions().get::<Principal>().map(|p| p.subject().to_owned());
+        let outcome = request.extensions().get::<AuthOutcome>();
+        let subject = outcome.and_then(AuthOutcome::principal).map(|p| p.subject().to_owned());
         Ok::<_, Infallible>(Response::new(Full::new(bytes::Bytes::from(subject.unwrap_or_default()))))
     });
     let service = ServiceBuilder::new()
         .layer(AuthLayer::required(authenticator(&issuer)))
-        .layer(RequireScope::new("read"))
+        .layer(RequireScopeLayer::new("read"))
         .service(handler);
 
     let token = issuer.token().scope("read").sign();
@@ -95,7 +97,7 @@ async fn role_guards_and_any_of_scopes() {
     let any_scope = tower::util::BoxCloneService::new(
         ServiceBuilder::new()
             .layer(AuthLayer::required(authenticator(&issuer)))
-            .layer(RequireScope::any("read admin"))
+            .layer(RequireScopeLayer::any("read admin"))
             .service(ok),
     );
     assert_eq!(send(&any_scope, issuer.token().scope("admin").sign()).await.unwrap().status(), StatusCode::OK);
@@ -167,7 +169,7 @@ tokenguard_tower::scope_guard! {
     struct Staff = any_role("auditor admin");
 }
 
-/// The scope guard extractors answer exactly as the `RequireScope` layer does.
+/// The scope guard extractors answer exactly as the `RequireScopeLayer` layer does.
 #[tokio::test]
 async fn scope_guard_extractors_answer_as_the_layer_does() {
     let issuer = TestIssuer::start().await;
@@ -179,8 +181,8 @@ async fn scope_guard_extractors_answer_as_the_layer_does() {
         .route("/staff", get(|_: Staff| async { "ok" }))
         .layer(AuthLayer::optional(authenticator.clone()));
     let layered: Router = Router::new()
-        .route("/read", get(|| async { "alice" }).route_layer(RequireScope::new("read")))
-        .route("/any", get(|| async { "ok" }).route_layer(RequireScope::any("read admin")))
+        .route("/read", get(|| async { "alice" }).route_layer(RequireScopeLayer::new("read")))
+        .route("/any", get(|| async { "ok" }).route_layer(RequireScopeLayer::any("read admin")))
         .route("/auditor", get(|| async { "ok" }).route_layer(RequireRole::new("auditor")))
         .route("/staff", get(|| async { "ok" }).route_layer(RequireRole::any("auditor admin")))
         .layer(AuthLayer::optional(authenticator));
@@ -231,13 +233,13 @@ async fn scope_guard_extractors_answer_as_the_layer_does() {
     assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
 }
 
-/// A principal the token cache holds carries its authenticator and scheme,
-/// so the layer inserts no `AuthContext`; the answers are still those of the
-/// authenticator that ran (two of them on one key store, with two realms)
-/// for the scheme the client used.
+/// A credential the token cache holds is answered by the authenticator that
+/// ran (two of them on one key store, with two realms) for the scheme the
+/// client used; the layer puts one `AuthOutcome` into the request.
 #[tokio::test]
 async fn cached_principals_answer_with_their_own_authenticator_and_scheme() {
-    use tokenguard_core::{ApiKeyRecord, KeyStore, Scopes, apikey};
+    use tokenguard_core::store::ApiKeyRecord;
+    use tokenguard_core::{KeyStore, Scopes, apikey};
 
     let store = Arc::new(MemoryKeyStore::new());
     let key = apikey::generate("tg");
@@ -251,7 +253,7 @@ async fn cached_principals_answer_with_their_own_authenticator_and_scheme() {
             .route(
                 "/context",
                 get(|request: Request<axum::body::Body>| async move {
-                    request.extensions().get::<tokenguard_core::AuthContext>().is_some().to_string()
+                    request.extensions().get::<tokenguard_core::plumbing::AuthOutcome>().is_some().to_string()
                 }),
             )
             .layer(AuthLayer::required(authenticator))
@@ -276,7 +278,7 @@ async fn cached_principals_answer_with_their_own_authenticator_and_scheme() {
                     "round {round}"
                 );
                 let context = text(send(app, "/context", authorization).await.unwrap()).await;
-                assert_eq!(context, "false", "{scheme} {realm} round {round}: the principal carries its context");
+                assert_eq!(context, "true", "{scheme} {realm} round {round}: the outcome is in the extensions");
             }
         }
     }

@@ -14,7 +14,8 @@
 //! accepted as plain bearer tokens, whatever the policy.
 //!
 //! ```no_run
-//! use tokenguard_core::{Authenticator, DpopOptions, DpopPolicy, JwksOptions, JwtRules};
+//! use tokenguard_core::dpop::{DpopOptions, DpopPolicy};
+//! use tokenguard_core::{Authenticator, JwksOptions, JwtRules};
 //!
 //! let authenticator = Authenticator::builder()
 //!     .oidc_issuer(
@@ -25,14 +26,13 @@
 //!     .dpop(DpopOptions { origin: Some("https://api.example".into()), ..DpopOptions::default() })
 //!     .build()
 //!     .expect("valid configuration");
-//! assert!(authenticator.dpop_enabled());
 //! ```
 
 mod proof;
 mod replay;
 mod thumbprint;
 
-pub use proof::DpopRequest;
+pub(crate) use proof::DpopRequest;
 pub use replay::{MemoryReplayCache, ProofId, ReplayCache, ReplayCacheError};
 pub use thumbprint::{access_token_hash, jwk_thumbprint};
 
@@ -159,8 +159,9 @@ impl DpopVerifier {
         request: &DpopRequest<'_>,
         access_token: &str,
         jkt: &str,
+        now: u64,
     ) -> Result<(), AuthError> {
-        let proof = proof::check(request, access_token, &self.options, self.origin.as_deref())?;
+        let proof = proof::check(request, access_token, &self.options, self.origin.as_deref(), now)?;
         if proof.thumbprint != jkt {
             return Err(AuthError::InvalidToken("the DPoP proof key does not match the token"));
         }

@@ -14,7 +14,7 @@ use super::thumbprint::{access_token_hash, jwk_thumbprint};
 use crate::error::AuthError;
 use crate::jwt::VerificationKey;
 use crate::jwt::jose;
-use crate::jwt::rules::{now, numeric_date};
+use crate::jwt::rules::numeric_date;
 
 /// Proofs longer than this are refused unread (an RSA-4096 proof is under 2 KiB).
 pub const MAX_PROOF_BYTES: usize = 8 * 1024;
@@ -61,17 +61,6 @@ impl<'a> DpopRequest<'a> {
             (Some(_), Some(_)) => ProofHeader::Several,
         };
         Self { method, scheme, authority, path, proof }
-    }
-
-    /// The request described by an `http` request line and headers (the
-    /// authority comes from the URI, else from `Host`).
-    pub fn from_http(method: &'a http::Method, uri: &'a http::Uri, headers: &'a http::HeaderMap) -> Self {
-        let authority = uri
-            .authority()
-            .map(http::uri::Authority::as_str)
-            .or_else(|| headers.get(http::header::HOST).and_then(|host| host.to_str().ok()));
-        let proofs = headers.get_all("dpop").iter().map(http::HeaderValue::as_bytes);
-        Self::new(method.as_str(), uri.scheme_str(), authority, uri.path(), proofs)
     }
 }
 
@@ -125,6 +114,7 @@ pub(crate) fn check(
     access_token: &str,
     options: &DpopOptions,
     origin: Option<&str>,
+    now: u64,
 ) -> Result<CheckedProof, AuthError> {
     let invalid = AuthError::InvalidDpopProof;
     let proof = match request.proof {
@@ -154,8 +144,7 @@ pub(crate) fn check(
         return Err(invalid("invalid DPoP proof signature"));
     }
     let thumbprint = jwk_thumbprint(jwk).map_err(|_| invalid("unusable DPoP proof key"))?;
-    let payload = jwt.into_payload();
-    let claims: ProofClaims<'_> = serde_json::from_str(&payload).map_err(|_| invalid("malformed DPoP proof"))?;
+    let claims: ProofClaims<'_> = serde_json::from_str(jwt.payload()).map_err(|_| invalid("malformed DPoP proof"))?;
     let jti = match claims.jti.as_deref() {
         Some(jti) if !jti.is_empty() && jti.len() <= MAX_JTI_BYTES => jti,
         _ => return Err(invalid("the DPoP proof needs a jti")),
@@ -168,7 +157,6 @@ pub(crate) fn check(
         _ => return Err(invalid("the DPoP proof is for another URI")),
     }
     let iat = claims.iat.and_then(numeric_date).ok_or(invalid("the DPoP proof needs an iat"))?;
-    let now = now();
     if iat > now.saturating_add(options.leeway.as_secs()) {
         return Err(invalid("the DPoP proof is from the future"));
     }

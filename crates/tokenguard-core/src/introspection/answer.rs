@@ -102,7 +102,7 @@ fn accept(claims: Map<String, Value>, expect: &Expectations, now: u64) -> Result
         expires_at,
         claims,
     };
-    Ok(Principal::build(parts, None, dpop_jkt))
+    Ok(Principal::bound(parts, dpop_jkt))
 }
 
 /// Some servers call refresh tokens active too. What kind of token was

@@ -35,9 +35,9 @@ use crate::discovery::LazyEndpoint;
 use crate::dpop::DpopPolicy;
 use crate::error::AuthError;
 use crate::fetch::{Fetcher, HttpOptions, client_form};
-use crate::jwt::rules::now;
 use crate::principal::Principal;
 use crate::secret::Secret;
+use crate::time::Clock;
 use answer::{Expectations, Verdict, judge};
 
 /// How tokenguard authenticates itself to the introspection endpoint
@@ -139,6 +139,7 @@ impl IntrospectionOptions {
 #[derive(Clone)]
 pub struct IntrospectionVerifier {
     inner: Arc<Inner>,
+    clock: Clock,
 }
 
 struct Inner {
@@ -203,7 +204,14 @@ impl IntrospectionVerifier {
                 retry_at: Mutex::new(None),
                 options,
             }),
+            clock: Clock::system(),
         })
+    }
+
+    /// Reads token expiry from `clock` (the authenticator's).
+    pub(crate) fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The issuer whose tokens this verifier introspects.
@@ -236,6 +244,12 @@ impl IntrospectionVerifier {
             }
         };
         match cached.verdict {
+            // The cache entry ends by the token's expiry too; this is for the clock's word on it.
+            Verdict::Active(principal)
+                if principal.expires_at().is_some_and(|exp| exp <= self.clock.unix_seconds()) =>
+            {
+                Err(AuthError::InvalidToken("token expired"))
+            }
             Verdict::Active(principal) => Ok(principal),
             Verdict::Refused(reason) => Err(AuthError::InvalidToken(reason)),
         }
@@ -257,14 +271,15 @@ impl IntrospectionVerifier {
             Ok(fetched) => fetched,
             Err(error) => return Err(self.failed(&error)),
         };
-        let verdict = judge(fetched.value, &self.inner.expect, now()).map_err(|error| self.failed(&error))?;
+        let verdict =
+            judge(fetched.value, &self.inner.expect, self.clock.unix_seconds()).map_err(|error| self.failed(&error))?;
         let options = &self.inner.options;
         let created = Instant::now();
         let until = match &verdict {
             Verdict::Active(principal) => {
-                let left = principal.expires_at().map_or(options.cache_ttl, |exp| {
-                    Duration::from_secs(exp.saturating_sub(now())).min(options.cache_ttl)
-                });
+                let left = principal
+                    .expires_at()
+                    .map_or(options.cache_ttl, |exp| self.clock.until(exp).min(options.cache_ttl));
                 created + left
             }
             Verdict::Refused(reason) => {
@@ -318,7 +333,7 @@ impl IntrospectionVerifier {
 /// does after a call, at time `now` (Unix seconds): `Err` for an answer
 /// that cannot be read (an upstream fault), `Ok(Err)` for a refused token.
 /// For fuzzing and tests; not part of the stable API.
-#[doc(hidden)]
+#[cfg(any(test, fuzzing))]
 pub fn judge_answer(
     body: &[u8],
     issuer: &str,

@@ -48,8 +48,8 @@ impl ParsedJwt<'_> {
     }
 
     /// The claims set as JSON text.
-    pub fn into_payload(self) -> String {
-        self.payload
+    pub fn payload(&self) -> &str {
+        &self.payload
     }
 }
 

@@ -12,11 +12,14 @@ pub mod jose;
 pub mod keys;
 pub mod mapping;
 pub mod rules;
+mod verifier;
 
 pub use keys::{StaticKey, VerificationKey};
 pub use mapping::ClaimMapping;
 pub(crate) use rules::CheckedClaims;
 pub use rules::{JwtRules, TypPolicy};
+pub(crate) use verifier::IssuerKeys;
+pub use verifier::JwtVerifier;
 
 use std::mem::MaybeUninit;
 
@@ -26,12 +29,14 @@ use crate::error::AuthError;
 use crate::principal::{Parts, Principal, PrincipalKind};
 use jose::{ClaimsView, ParsedJwt};
 
-/// Verifies the signature of `jwt` with `key`, then its `claims` with `rules`.
+/// Verifies the signature of `jwt` with `key`, then its `claims` with
+/// `rules` at `now` (seconds since the Unix epoch).
 pub(crate) fn verify(
     jwt: &ParsedJwt<'_>,
     claims: &ClaimsView<'_>,
     key: &VerificationKey,
     rules: &JwtRules,
+    now: u64,
 ) -> Result<CheckedClaims, AuthError> {
     let alg = jwt.header.alg;
     if !key.allows(alg) {
@@ -40,12 +45,12 @@ pub(crate) fn verify(
     if !signature_is_valid(jwt, key, alg) {
         return Err(AuthError::InvalidToken("invalid signature"));
     }
-    rules.check(&jwt.header, claims)
+    rules.check_at(&jwt.header, claims, now)
 }
 
-/// The principal of a verified token; its full claims set (`payload`) is
-/// parsed only if a handler asks for it.
-pub(crate) fn principal(checked: CheckedClaims, rules: &JwtRules, payload: String) -> Principal {
+/// The principal of a verified token, with its full claims set (`payload`,
+/// a JSON object: the parser checked it).
+pub(crate) fn principal(checked: CheckedClaims, rules: &JwtRules, payload: &str) -> Principal {
     let parts = Parts {
         subject: checked.subject,
         kind: PrincipalKind::Jwt,
@@ -54,9 +59,9 @@ pub(crate) fn principal(checked: CheckedClaims, rules: &JwtRules, payload: Strin
         scopes: checked.scopes,
         roles: checked.roles,
         expires_at: Some(checked.expires_at),
-        claims: serde_json::Map::new(),
+        claims: serde_json::from_str(payload).unwrap_or_default(),
     };
-    Principal::build(parts, Some(payload), checked.dpop_jkt)
+    Principal::bound(parts, checked.dpop_jkt)
 }
 
 /// Largest signature accepted: RSA-8192 (1024 bytes).

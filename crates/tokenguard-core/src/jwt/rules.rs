@@ -1,6 +1,6 @@
 //! Claim checks, strict by default (RFC 7519 §4.1, RFC 8725 §3, RFC 9068 §4).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use std::borrow::Cow;
 
@@ -98,10 +98,6 @@ impl JwtRules {
     /// The issuer these rules accept.
     pub fn issuer(&self) -> &str {
         &self.issuer
-    }
-
-    pub(crate) fn check(&self, header: &JoseHeader, claims: &ClaimsView<'_>) -> Result<CheckedClaims, AuthError> {
-        self.check_at(header, claims, now())
     }
 
     pub(crate) fn check_at(
@@ -215,10 +211,6 @@ pub(crate) fn numeric_date(raw: &RawValue) -> Option<u64> {
             .or_else(|| number.as_f64().filter(|f| f.is_finite() && *f >= 0.0 && *f < 1e15).map(|f| f as u64)),
         _ => None,
     }
-}
-
-pub(crate) fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

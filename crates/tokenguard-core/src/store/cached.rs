@@ -68,7 +68,8 @@ impl KeyStore for CachedKeyStore {
             let record = self.inner.find_by_digest(digest).await?;
             let runtime = tokio::runtime::Handle::try_current().ok();
             if let (Some(record), Some(runtime)) = (record.as_ref().filter(|r| r.revoked_at.is_none()), runtime) {
-                let (store, id, now) = (self.inner.clone(), record.id.clone(), crate::jwt::rules::now());
+                let (store, id, now) =
+                    (self.inner.clone(), record.id.clone(), crate::time::Clock::system().unix_seconds());
                 runtime.spawn(async move {
                     if let Err(error) = store.touch(&id, now).await {
                         tracing::debug!(%error, key_id = %id, "could not record last use");

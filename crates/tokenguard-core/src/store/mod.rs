@@ -73,7 +73,7 @@ impl ApiKeyRecord {
             subject: subject.into(),
             scopes,
             name,
-            created_at: crate::jwt::rules::now(),
+            created_at: crate::time::Clock::system().unix_seconds(),
             expires_at,
             revoked_at: None,
             last_used_at: None,

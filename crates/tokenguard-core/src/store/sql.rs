@@ -153,7 +153,7 @@ macro_rules! impl_sql_key_store {
                         .map_err(store_error)?;
                     sqlx::query(sql::INSERT_MIGRATION)
                         .bind(version)
-                        .bind(sql::to_i64(crate::jwt::rules::now()))
+                        .bind(sql::to_i64(crate::time::Clock::system().unix_seconds()))
                         .execute(&mut *transaction)
                         .await
                         .map_err(store_error)?;

@@ -1,0 +1,244 @@
+//! [`Authenticator`]: routes a credential to the verifier that can check it.
+//!
+//! - `Authorization: Token …` → API keys.
+//! - `Authorization: Bearer <JWT>` → the [`JwtVerifier`]: the issuer named
+//!   by the token's `iss` and its keys.
+//! - `Authorization: Bearer <anything else>` → API keys when it carries our
+//!   key prefix; otherwise the key store (imported keys), then introspection
+//!   when configured.
+//! - `Authorization: DPoP <token>` (when DPoP is enabled) → the JWT or
+//!   introspection path above, then the proof in the `DPoP` header is
+//!   checked against the request and the token's `cnf.jkt`. A bound token
+//!   is never accepted without its proof.
+
+mod builder;
+
+use std::sync::Arc;
+
+pub use builder::AuthenticatorBuilder;
+
+use crate::api_key_verifier::ApiKeyVerifier;
+use crate::credential::{self, Credential, Scheme};
+use crate::dpop::{DpopRequest, DpopVerifier};
+use crate::error::{AuthError, Challenges};
+use crate::introspection::IntrospectionVerifier;
+use crate::jwks::JwksCache;
+use crate::jwt::JwtVerifier;
+use crate::jwt::jose::{self, MAX_TOKEN_BYTES};
+use crate::outcome::AuthOutcome;
+use crate::principal::Principal;
+use crate::request::{RequestView, Values};
+use crate::time::Clock;
+use crate::token_cache::{TokenCache, TokenCacheStats};
+
+/// Authenticates requests. Cheap to clone, `Send + Sync`; share one per process.
+///
+/// Adapters call [`Authenticator::authenticate_cached`] and, when it has no
+/// answer, [`Authenticator::authenticate`]; services that verify credentials
+/// outside HTTP call [`Authenticator::verify`].
+#[derive(Clone)]
+pub struct Authenticator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    jwt: JwtVerifier,
+    api_keys: Option<ApiKeyVerifier>,
+    introspection: Option<IntrospectionVerifier>,
+    dpop: Option<DpopVerifier>,
+    challenges: Arc<Challenges>,
+    tokens: TokenCache,
+    clock: Clock,
+    /// Shared by every request without credentials.
+    anonymous: AuthOutcome,
+}
+
+impl Authenticator {
+    /// Starts configuring an authenticator.
+    pub fn builder() -> AuthenticatorBuilder {
+        AuthenticatorBuilder::default()
+    }
+
+    /// Decides `request` without I/O when that needs no verification: no
+    /// credential, a malformed one, or one verified before (one cache
+    /// lookup, no allocation). `None`: call [`Authenticator::authenticate`].
+    pub fn authenticate_cached(&self, request: &RequestView<'_>) -> Option<AuthOutcome> {
+        match self.extract(request) {
+            Ok(None) => Some(self.inner.anonymous.clone()),
+            // A DPoP proof is checked on every request: never answered from here.
+            Ok(Some(credential)) if credential.scheme() == Scheme::DPoP => None,
+            Ok(Some(credential)) => self.inner.tokens.get(credential.scheme(), credential.token().as_bytes()),
+            Err(error) => Some(self.refuse(error, None)),
+        }
+    }
+
+    /// Decides `request`: its credential verified (from the cache when it
+    /// was verified before), or anonymous, or refused.
+    pub async fn authenticate(&self, request: &RequestView<'_>) -> AuthOutcome {
+        let credential = match self.extract(request) {
+            Ok(Some(credential)) => credential,
+            Ok(None) => return self.inner.anonymous.clone(),
+            Err(error) => return self.refuse(error, None),
+        };
+        match self.decide(credential, Some(&request.dpop)).await {
+            Ok(outcome) => outcome,
+            Err(error) => self.refuse(error, Some(credential.scheme())),
+        }
+    }
+
+    /// Verifies one credential, for callers outside HTTP (a message queue,
+    /// a WebSocket's first frame…). A DPoP-bound token needs its request
+    /// and is refused here.
+    pub async fn verify(&self, credential: Credential<'_>) -> Result<Principal, AuthError> {
+        let outcome = self.decide(credential, None).await?;
+        outcome.principal().cloned().ok_or(AuthError::MissingCredentials)
+    }
+
+    /// The credential of `request`, if it carries one we accept.
+    fn extract<'a>(&self, request: &RequestView<'a>) -> Result<Option<Credential<'a>>, AuthError> {
+        let credential = match request.authorization {
+            Values::None => return Ok(None),
+            Values::One(value) => credential::parse_authorization(value)?,
+            Values::Several => return Err(AuthError::InvalidRequest("more than one Authorization header")),
+        };
+        match credential {
+            // Without DPoP enabled, `DPoP` is a scheme like `Basic`: not ours.
+            Some(credential) if credential.scheme() == Scheme::DPoP && self.inner.dpop.is_none() => Ok(None),
+            Some(credential) if credential.token().len() > MAX_TOKEN_BYTES => {
+                Err(AuthError::InvalidToken("token too large"))
+            }
+            credential => Ok(credential),
+        }
+    }
+
+    fn refuse(&self, error: AuthError, scheme: Option<Scheme>) -> AuthOutcome {
+        tracing::debug!(scheme = scheme.map(Scheme::as_str), reason = error.description(), "credential rejected");
+        AuthOutcome::refused(error, scheme, &self.inner.challenges)
+    }
+
+    /// A credential found in the cache or verified (and then cached), and
+    /// for the DPoP scheme its proof checked against `dpop`.
+    async fn decide(
+        &self,
+        credential: Credential<'_>,
+        dpop: Option<&DpopRequest<'_>>,
+    ) -> Result<AuthOutcome, AuthError> {
+        let (scheme, token) = (credential.scheme(), credential.token());
+        let outcome = match self.inner.tokens.get(scheme, token.as_bytes()) {
+            Some(outcome) => outcome,
+            None => self.verify_uncached(scheme, token).await?,
+        };
+        if scheme == Scheme::DPoP {
+            self.check_proof(&outcome, token, dpop).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Verifies a credential the cache does not know, and caches what passes.
+    async fn verify_uncached(&self, scheme: Scheme, token: &str) -> Result<AuthOutcome, AuthError> {
+        let tokens = &self.inner.tokens;
+        let outcome = match scheme {
+            Scheme::Bearer | Scheme::DPoP if jose::looks_like_jwt(token) => {
+                let verified = self.inner.jwt.verify(token, scheme, &self.inner.clock).await?;
+                let outcome = self.admit(verified.principal, scheme);
+                tokens.insert_jwt(scheme, token, &outcome, &verified.key);
+                outcome
+            }
+            // Opaque DPoP tokens can only be introspected: API keys are never bound.
+            Scheme::DPoP => match &self.inner.introspection {
+                Some(introspection) => self.admit(introspection.verify_presented(token, scheme).await?, scheme),
+                None => return Err(AuthError::InvalidToken("unsupported token")),
+            },
+            Scheme::Bearer | Scheme::Token => self.verify_opaque(scheme, token).await?,
+        };
+        Ok(outcome)
+    }
+
+    /// An opaque credential: one of our API keys (by prefix, or any key for
+    /// the `Token` scheme), else an imported key, else introspection.
+    async fn verify_opaque(&self, scheme: Scheme, token: &str) -> Result<AuthOutcome, AuthError> {
+        let (api_keys, introspection) = (&self.inner.api_keys, &self.inner.introspection);
+        let introspection = introspection.as_ref().filter(|_| scheme == Scheme::Bearer);
+        let principal = match (api_keys, introspection) {
+            (Some(api_keys), Some(introspection)) if !api_keys.has_prefix(token) => {
+                // Keys imported without our prefix are looked up first:
+                // the store is local and cheaper than a call to the issuer.
+                match api_keys.find(token).await? {
+                    Some(principal) => principal,
+                    None => return Ok(self.admit(introspection.verify_presented(token, scheme).await?, scheme)),
+                }
+            }
+            (Some(api_keys), _) => api_keys.verify(token).await?,
+            (None, Some(introspection)) => {
+                return Ok(self.admit(introspection.verify_presented(token, scheme).await?, scheme));
+            }
+            (None, None) => return Err(AuthError::InvalidToken("unsupported token")),
+        };
+        let outcome = self.admit(principal, scheme);
+        self.inner.tokens.insert_api_key(scheme, token, &outcome);
+        Ok(outcome)
+    }
+
+    fn admit(&self, principal: Principal, scheme: Scheme) -> AuthOutcome {
+        AuthOutcome::authenticated(principal, scheme, &self.inner.challenges)
+    }
+
+    /// The proof must be there, match the request, name this token and be
+    /// signed by the key the token is bound to; each proof counts once.
+    async fn check_proof(
+        &self,
+        outcome: &AuthOutcome,
+        token: &str,
+        dpop: Option<&DpopRequest<'_>>,
+    ) -> Result<(), AuthError> {
+        let (Some(verifier), Some(request)) = (&self.inner.dpop, dpop) else {
+            return Err(AuthError::InvalidDpopProof("missing DPoP proof"));
+        };
+        let jkt = outcome
+            .principal()
+            .and_then(Principal::dpop_jkt)
+            .ok_or(AuthError::InvalidToken("the token is not DPoP-bound"))?;
+        verifier.verify(request, token, jkt, self.inner.clock.unix_seconds()).await
+    }
+
+    /// How full the verified-token cache is.
+    pub fn token_cache_stats(&self) -> TokenCacheStats {
+        self.inner.tokens.stats()
+    }
+
+    /// The JWT verifier (its issuers and their JWKS caches).
+    pub fn jwt(&self) -> &JwtVerifier {
+        &self.inner.jwt
+    }
+
+    /// The JWKS cache of `issuer`, if it is configured with discovery or a JWKS URI.
+    pub fn jwks(&self, issuer: &str) -> Option<&JwksCache> {
+        self.inner.jwt.jwks(issuer)
+    }
+
+    /// The API key verifier, if API keys are accepted.
+    pub fn api_keys(&self) -> Option<&ApiKeyVerifier> {
+        self.inner.api_keys.as_ref()
+    }
+
+    /// The introspection verifier, if opaque tokens are introspected.
+    pub fn introspection(&self) -> Option<&IntrospectionVerifier> {
+        self.inner.introspection.as_ref()
+    }
+
+    /// The challenges sent with 401 answers.
+    pub fn challenges(&self) -> &Challenges {
+        &self.inner.challenges
+    }
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("issuers", &self.inner.jwt)
+            .field("api_keys", &self.inner.api_keys.is_some())
+            .field("introspection", &self.inner.introspection.as_ref().map(IntrospectionVerifier::issuer))
+            .field("dpop", &self.inner.dpop.is_some())
+            .finish_non_exhaustive()
+    }
+}

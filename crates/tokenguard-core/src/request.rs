@@ -1,0 +1,81 @@
+//! [`RequestView`]: what tokenguard reads of an HTTP request, whatever the
+//! web framework.
+
+use crate::dpop::DpopRequest;
+
+/// The parts of a request that authentication reads: the `Authorization`
+/// values and, for DPoP (RFC 9449), the method, the target URI and the
+/// `DPoP` values. Adapters build one per request and hand it to
+/// [`Authenticator::authenticate`](crate::Authenticator::authenticate).
+///
+/// Its `Debug` output never shows a credential.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestView<'a> {
+    pub(crate) authorization: Values<'a>,
+    pub(crate) dpop: DpopRequest<'a>,
+}
+
+/// The values of one header: none, one, or more than one (which is a
+/// malformed request for `Authorization` and `DPoP` alike).
+#[derive(Clone, Copy)]
+pub(crate) enum Values<'a> {
+    None,
+    One(&'a [u8]),
+    Several,
+}
+
+impl<'a> Values<'a> {
+    fn of(values: impl IntoIterator<Item = &'a [u8]>) -> Self {
+        let mut values = values.into_iter();
+        match (values.next(), values.next()) {
+            (None, _) => Values::None,
+            (Some(value), None) => Values::One(value),
+            (Some(_), Some(_)) => Values::Several,
+        }
+    }
+}
+
+impl std::fmt::Debug for Values<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Values::None => "None",
+            Values::One(_) => "One([redacted])",
+            Values::Several => "Several",
+        })
+    }
+}
+
+impl<'a> RequestView<'a> {
+    /// A request with `method`, target URI parts (`scheme` and `authority`
+    /// when the server knows them — from an absolute URI or the `Host`
+    /// header — and the `path` without query), and the raw values of its
+    /// `Authorization` and `DPoP` headers.
+    pub fn new(
+        method: &'a str,
+        scheme: Option<&'a str>,
+        authority: Option<&'a str>,
+        path: &'a str,
+        authorization: impl IntoIterator<Item = &'a [u8]>,
+        dpop: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Self {
+        Self { authorization: Values::of(authorization), dpop: DpopRequest::new(method, scheme, authority, path, dpop) }
+    }
+
+    /// The view of an `http` request (the authority comes from the URI,
+    /// else from `Host`; forwarded headers are not trusted — configure
+    /// [`DpopOptions::origin`](crate::dpop::DpopOptions::origin) behind a proxy).
+    pub fn from_http(method: &'a http::Method, uri: &'a http::Uri, headers: &'a http::HeaderMap) -> Self {
+        let authority = uri
+            .authority()
+            .map(http::uri::Authority::as_str)
+            .or_else(|| headers.get(http::header::HOST).and_then(|host| host.to_str().ok()));
+        Self::new(
+            method.as_str(),
+            uri.scheme_str(),
+            authority,
+            uri.path(),
+            headers.get_all(http::header::AUTHORIZATION).iter().map(http::HeaderValue::as_bytes),
+            headers.get_all("dpop").iter().map(http::HeaderValue::as_bytes),
+        )
+    }
+}
