@@ -8,10 +8,11 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::dev::HttpServiceFactory;
+use actix_web::{App, Handler, HttpResponse, HttpServer, Responder, web};
 use serde_json::json;
 use tokenguard::Principal;
-use tokenguard::actix::{Authentication, RequireScope};
+use tokenguard::actix::{Authentication, OptionalPrincipal, scope_guard};
 
 use common::{Config, Recordings};
 
@@ -31,73 +32,95 @@ async fn run() -> Result<(), String> {
     let recordings = web::Data::new(Recordings::default());
 
     let resource_metadata = setup.resource_metadata;
-    let server = HttpServer::new(move || {
-        let required = || Authentication::required(authenticator.clone());
-        let metadata = resource_metadata.clone();
-        let metadata_path = metadata
-            .as_ref()
-            .map_or_else(|| "/.well-known/oauth-protected-resource".to_owned(), |(path, _)| path.clone());
-        App::new()
-            .route(
-                &metadata_path,
-                web::get().to(move || {
-                    let metadata = metadata.clone();
-                    async move {
-                        match metadata {
-                            Some((_, metadata)) => HttpResponse::Ok()
-                                .insert_header(("cache-control", "public, max-age=3600"))
-                                .json(metadata),
-                            None => HttpResponse::NotFound().finish(),
+    let server =
+        HttpServer::new(move || {
+            let mut app = App::new()
+                .app_data(recordings.clone())
+                // The routes; each handler's extractor says who may call it, as
+                // in `axum_api`: `Principal`, a scope guard, `OptionalPrincipal`,
+                // or none (public).
+                .service(get_resource("/health", || async { HttpResponse::Ok().json(json!({ "status": "ok" })) }))
+                .service(get_resource("/me", me))
+                .service(
+                    web::resource("/recordings")
+                        .route(web::get().to(list_recordings))
+                        .route(web::head().to(list_recordings))
+                        .route(web::post().to(create_recording))
+                        .default_service(web::to(|| method_not_allowed("GET,HEAD,POST"))),
+                )
+                .service(get_resource("/admin", admin))
+                .service(get_resource("/greeting", greeting));
+            if let Some((path, metadata)) = resource_metadata.clone() {
+                app =
+                    app.service(get_resource(&path, move || {
+                        let metadata = metadata.clone();
+                        async move {
+                            HttpResponse::Ok().insert_header(("cache-control", "public, max-age=3600")).json(metadata)
                         }
-                    }
-                }),
-            )
-            .app_data(recordings.clone())
-            .route("/health", web::get().to(|| async { HttpResponse::Ok().json(json!({ "status": "ok" })) }))
-            .service(web::resource("/me").wrap(required()).route(web::get().to(me)))
-            .service(
-                web::resource("/recordings")
-                    .wrap(required())
-                    .route(web::get().to(list_recordings).wrap(RequireScope::new("read")))
-                    .route(web::post().to(create_recording).wrap(RequireScope::new("write"))),
-            )
-            .service(
-                web::resource("/admin").wrap(required()).route(web::get().to(admin).wrap(RequireScope::new("admin"))),
-            )
-            .service(
-                web::resource("/greeting")
-                    .wrap(Authentication::optional(authenticator.clone()))
-                    .route(web::get().to(greeting)),
-            )
-    })
-    .workers(2)
-    .bind(&config.bind)
-    .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+                    }));
+            }
+            // One middleware around the whole app authenticates each request
+            // once, before routing, and leaves the verdict to those extractors.
+            app.wrap(Authentication::deferred(authenticator.clone()))
+        })
+        .workers(2)
+        .bind(&config.bind)
+        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let addr = server.addrs().first().copied().ok_or("no listening address")?;
     let running = server.run();
     common::announce(addr, setup.dev.as_ref());
     running.await.map_err(|e| e.to_string())
 }
 
+/// A resource answering GET with `handler` — and HEAD alike, the body left
+/// out (RFC 9110 §9.3.2) — and any other method with 405, as axum's
+/// method router does.
+fn get_resource<F, Args>(path: &str, handler: F) -> impl HttpServiceFactory + use<F, Args>
+where
+    F: Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(|| method_not_allowed("GET,HEAD")))
+}
+
+/// 405 with the methods the resource has, written as axum writes them.
+async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed().insert_header(("allow", allow)).finish()
+}
+
+scope_guard! {
+    /// Callers with scope `read`.
+    struct CanRead = scopes("read");
+    /// Callers with scope `write`.
+    struct CanWrite = scopes("write");
+    /// Callers with scope `admin`.
+    struct Administrator = scopes("admin");
+}
+
 async fn me(principal: Principal) -> HttpResponse {
     HttpResponse::Ok().json(principal)
 }
 
-async fn list_recordings(recordings: web::Data<Recordings>) -> HttpResponse {
+async fn list_recordings(_: CanRead, recordings: web::Data<Recordings>) -> HttpResponse {
     HttpResponse::Ok().json(recordings.list())
 }
 
-async fn create_recording(recordings: web::Data<Recordings>, body: web::Bytes) -> HttpResponse {
+// The guard comes first: a caller without `write` is answered before the body is read.
+async fn create_recording(_: CanWrite, recordings: web::Data<Recordings>, body: web::Bytes) -> HttpResponse {
     match recordings.create(&body) {
         Ok(created) => HttpResponse::Created().json(created),
         Err(error) => HttpResponse::BadRequest().json(error),
     }
 }
 
-async fn admin() -> HttpResponse {
+async fn admin(_: Administrator) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok", "admin": true }))
 }
 
-async fn greeting(principal: Option<Principal>) -> HttpResponse {
+async fn greeting(OptionalPrincipal(principal): OptionalPrincipal) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "subject": principal.as_ref().map(Principal::subject) }))
 }

@@ -805,6 +805,7 @@ async fn the_adversarial_corpus_holds_on_every_adapter() {
                     www_authenticate: Vec::new(),
                     retry_after: None,
                     content_type: None,
+                    allow: None,
                     text: String::new(),
                 };
                 if let Err(problem) = judge(case, &reply) {

@@ -592,3 +592,55 @@ async fn junk_authorization_headers_never_cause_a_500() {
         println!("{adapter:?}: junk statuses {statuses:?}");
     }
 }
+
+/// RFC 9110: HEAD is answered as GET without a body (§9.3.2), and a method
+/// a route does not have is 405 with `Allow` (§15.5.6) whoever asks — the
+/// routing table is no secret, and no credential makes PUT appear. Both
+/// adapters, exactly alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_method_is_answered_alike_on_every_adapter() {
+    let issuer = TestIssuer::start().await;
+    let reader = issuer.token().scope("read").sign();
+    let env = [("TOKENGUARD_ISSUER", issuer.issuer())];
+    let challenge = plain_challenges();
+    let forbidden = {
+        let mut challenge = error_challenge("Bearer", "insufficient_scope", "the credential lacks the required scope");
+        challenge[0].push_str(r#", scope="admin""#);
+        challenge
+    };
+    let none: Vec<String> = Vec::new();
+    // (method, path, token, status, WWW-Authenticate, Allow)
+    let cases: Vec<(&str, &str, Option<&str>, u16, &Vec<String>, Option<&str>)> = vec![
+        ("HEAD", "/me", None, 401, &challenge, None),
+        ("HEAD", "/me", Some(&reader), 200, &none, None),
+        ("HEAD", "/recordings", None, 401, &challenge, None),
+        ("HEAD", "/recordings", Some(&reader), 200, &none, None),
+        ("HEAD", "/admin", Some(&reader), 403, &forbidden, None),
+        ("HEAD", "/health", None, 200, &none, None),
+        ("HEAD", "/greeting", None, 200, &none, None),
+        ("OPTIONS", "/me", None, 405, &none, Some("GET,HEAD")),
+        ("OPTIONS", "/me", Some(&reader), 405, &none, Some("GET,HEAD")),
+        ("PUT", "/recordings", None, 405, &none, Some("GET,HEAD,POST")),
+        ("DELETE", "/recordings", Some(&reader), 405, &none, Some("GET,HEAD,POST")),
+        ("DELETE", "/admin", None, 405, &none, Some("GET,HEAD")),
+        ("POST", "/health", Some("junk junk"), 405, &none, Some("GET,HEAD")),
+        ("PATCH", "/greeting", None, 405, &none, Some("GET,HEAD")),
+        ("GET", "/nowhere", None, 404, &none, None),
+        ("PUT", "/nowhere", Some(&reader), 404, &none, None),
+    ];
+    for adapter in adapters() {
+        let server = Server::start(adapter, &env).await;
+        let mut failures = Vec::new();
+        for (method, path, token, status, www_authenticate, allow) in &cases {
+            let authorization = token.map(|token| format!("Bearer {token}"));
+            let headers: Vec<(&str, &[u8])> =
+                authorization.iter().map(|value| ("authorization", value.as_bytes())).collect();
+            let reply = server.request(method, path, &headers, None).await;
+            let seen = (reply.status, &reply.www_authenticate, reply.allow.as_deref());
+            if seen != (*status, *www_authenticate, *allow) || (*method == "HEAD" && !reply.text.is_empty()) {
+                failures.push(format!("{method} {path} (token: {}): {seen:?} {:?}", token.is_some(), reply.text));
+            }
+        }
+        assert!(failures.is_empty(), "[{adapter:?}]\n{}", failures.join("\n"));
+    }
+}

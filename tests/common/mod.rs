@@ -58,6 +58,7 @@ pub struct Reply {
     pub www_authenticate: Vec<String>,
     pub retry_after: Option<String>,
     pub content_type: Option<String>,
+    pub allow: Option<String>,
     pub text: String,
 }
 
@@ -247,9 +248,10 @@ impl Server {
         let www_authenticate = header_values("www-authenticate");
         let retry_after = header_values("retry-after").into_iter().next();
         let content_type = header_values("content-type").into_iter().next();
+        let allow = header_values("allow").into_iter().next();
         let status = response.status().as_u16();
         let text = response.text().await.unwrap_or_default();
-        Reply { status, www_authenticate, retry_after, content_type, text }
+        Reply { status, www_authenticate, retry_after, content_type, allow, text }
     }
 
     /// The development-mode credential printed on the curl line with `marker`.
