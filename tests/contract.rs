@@ -610,7 +610,8 @@ async fn every_method_is_answered_alike_on_every_adapter() {
     };
     let none: Vec<String> = Vec::new();
     // (method, path, token, status, WWW-Authenticate, Allow)
-    let cases: Vec<(&str, &str, Option<&str>, u16, &Vec<String>, Option<&str>)> = vec![
+    type MethodCase<'a> = (&'a str, &'a str, Option<&'a str>, u16, &'a Vec<String>, Option<&'a str>);
+    let cases: Vec<MethodCase> = vec![
         ("HEAD", "/me", None, 401, &challenge, None),
         ("HEAD", "/me", Some(&reader), 200, &none, None),
         ("HEAD", "/recordings", None, 401, &challenge, None),
