@@ -32,40 +32,39 @@ async fn run() -> Result<(), String> {
     let recordings = web::Data::new(Recordings::default());
 
     let resource_metadata = setup.resource_metadata;
-    let server =
-        HttpServer::new(move || {
-            let mut app = App::new()
-                .app_data(recordings.clone())
-                // The routes; each handler's extractor says who may call it, as
-                // in `axum_api`: `Principal`, a scope guard, `OptionalPrincipal`,
-                // or none (public).
-                .service(get_resource("/health", || async { HttpResponse::Ok().json(json!({ "status": "ok" })) }))
-                .service(get_resource("/me", me))
-                .service(
-                    web::resource("/recordings")
-                        .route(web::get().to(list_recordings))
-                        .route(web::head().to(list_recordings))
-                        .route(web::post().to(create_recording))
-                        .default_service(web::to(|| method_not_allowed("GET,HEAD,POST"))),
-                )
-                .service(get_resource("/admin", admin))
-                .service(get_resource("/greeting", greeting));
-            if let Some((path, metadata)) = resource_metadata.clone() {
-                app =
+    let server = HttpServer::new(move || {
+        let mut app = App::new()
+            .app_data(recordings.clone())
+            // The routes; each handler's extractor says who may call it, as
+            // in `axum_api`: `Principal`, a scope guard, `OptionalPrincipal`,
+            // or none (public).
+            .service(get_resource("/health", || async { HttpResponse::Ok().json(json!({ "status": "ok" })) }))
+            .service(get_resource("/me", me))
+            .service(
+                web::resource("/recordings")
+                    .route(web::get().to(list_recordings))
+                    .route(web::head().to(list_recordings))
+                    .route(web::post().to(create_recording))
+                    .default_service(web::to(|| method_not_allowed("GET,HEAD,POST"))),
+            )
+            .service(get_resource("/admin", admin))
+            .service(get_resource("/greeting", greeting));
+        if let Some((path, metadata)) = resource_metadata.clone() {
+            app =
                     app.service(get_resource(&path, move || {
                         let metadata = metadata.clone();
                         async move {
                             HttpResponse::Ok().insert_header(("cache-control", "public, max-age=3600")).json(metadata)
                         }
                     }));
-            }
-            // One middleware around the whole app authenticates each request
-            // once, before routing, and leaves the verdict to those extractors.
-            app.wrap(Authentication::deferred(authenticator.clone()))
-        })
-        .workers(2)
-        .bind(&config.bind)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+        }
+        // One middleware around the whole app authenticates each request
+        // once, before routing, and leaves the verdict to those extractors.
+        app.wrap(Authentication::deferred(authenticator.clone()))
+    })
+    .workers(2)
+    .bind(&config.bind)
+    .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
     let addr = server.addrs().first().copied().ok_or("no listening address")?;
     let running = server.run();
     common::announce(addr, setup.dev.as_ref());

@@ -31,6 +31,25 @@
 
 pub use tokenguard_core::*;
 
+/// Guides: how each capability behaves, what it checks and how to
+/// configure it (the reference that used to live in the README).
+pub mod guide {
+    #[doc = include_str!("../docs/api_keys.md")]
+    pub mod api_keys {}
+    #[doc = include_str!("../docs/issuers.md")]
+    pub mod issuers {}
+    #[doc = include_str!("../docs/introspection.md")]
+    pub mod introspection {}
+    #[doc = include_str!("../docs/dpop.md")]
+    pub mod dpop {}
+    #[doc = include_str!("../docs/http.md")]
+    pub mod http {}
+    #[doc = include_str!("../docs/client.md")]
+    pub mod client {}
+    #[doc = include_str!("../docs/checks.md")]
+    pub mod checks {}
+}
+
 /// The tower layer, scope guard and axum extractors.
 #[cfg(feature = "tower")]
 pub mod tower {
@@ -42,3 +61,8 @@ pub mod tower {
 pub mod actix {
     pub use tokenguard_actix::*;
 }
+
+/// The README's snippets, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeSnippets;

@@ -2,8 +2,7 @@
 
 use serde::de::DeserializeOwned;
 
-use crate::error::{AuthError, ErrorResponse};
-use crate::outcome::AuthOutcome;
+use crate::error::AuthError;
 use crate::principal::Principal;
 
 /// The principal's verified claims, deserialized into `T`. An extractor in
@@ -24,7 +23,8 @@ impl<T: DeserializeOwned> Claims<T> {
 
     /// The claims of a request's principal, or the answer to give instead
     /// (anonymous → 401, refused, claims that do not fit → 401).
-    pub(crate) fn from_outcome(outcome: &AuthOutcome) -> Result<Self, ErrorResponse> {
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    pub(crate) fn from_outcome(outcome: &crate::outcome::AuthOutcome) -> Result<Self, crate::error::ErrorResponse> {
         let principal = outcome.require_principal()?;
         Self::from_principal(principal).map_err(|error| outcome.render(error))
     }

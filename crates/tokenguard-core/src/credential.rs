@@ -79,19 +79,10 @@ impl fmt::Debug for Credential<'_> {
 
 /// Parses one `Authorization` header value.
 pub fn parse_authorization(value: &[u8]) -> Result<Option<Credential<'_>>, AuthError> {
-    let value = trim_ows(value);
-    if value.is_empty() {
+    if trim_ows(value).is_empty() {
         return Err(AuthError::InvalidRequest("empty Authorization header"));
     }
-    let scheme_end = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
-    let (scheme_name, rest) = value.split_at(scheme_end);
-    let scheme = if scheme_name.eq_ignore_ascii_case(b"bearer") {
-        Scheme::Bearer
-    } else if scheme_name.eq_ignore_ascii_case(b"token") {
-        Scheme::Token
-    } else if scheme_name.eq_ignore_ascii_case(b"dpop") {
-        Scheme::DPoP
-    } else {
+    let Some((scheme, rest)) = split_scheme(value) else {
         // Basic, Digest, garbage…: not ours, so the client has not authenticated.
         return Ok(None);
     };
@@ -115,6 +106,24 @@ pub fn parse_authorization(value: &[u8]) -> Result<Option<Credential<'_>>, AuthE
         Scheme::Token => single_b64token(rest)?,
     };
     Ok(Some(Credential { scheme, token }))
+}
+
+/// A value's scheme, if it is one of ours, and what follows it (from the
+/// separating space on), surrounding whitespace trimmed.
+fn split_scheme(value: &[u8]) -> Option<(Scheme, &[u8])> {
+    let value = trim_ows(value);
+    let scheme_end = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
+    let (scheme_name, rest) = value.split_at(scheme_end);
+    let scheme = if scheme_name.eq_ignore_ascii_case(b"bearer") {
+        Scheme::Bearer
+    } else if scheme_name.eq_ignore_ascii_case(b"token") {
+        Scheme::Token
+    } else if scheme_name.eq_ignore_ascii_case(b"dpop") {
+        Scheme::DPoP
+    } else {
+        return None;
+    };
+    Some((scheme, rest))
 }
 
 fn trim_ows(mut value: &[u8]) -> &[u8] {
@@ -195,13 +204,13 @@ fn rails_token(rest: &str) -> Result<&str, AuthError> {
         let after = &remaining[eq + 1..];
         let (value, tail) = if let Some(quoted) = after.strip_prefix('"') {
             // Keys never need escapes; a backslash is refused rather than unescaped.
-            let end = quoted.find(['"', '\\']).ok_or(MALFORMED)?;
+            let end = quoted.bytes().position(|b| b == b'"' || b == b'\\').ok_or(MALFORMED)?;
             if quoted.as_bytes()[end] != b'"' {
                 return Err(MALFORMED);
             }
             (&quoted[..end], &quoted[end + 1..])
         } else {
-            let end = after.find([',', ' ']).unwrap_or(after.len());
+            let end = after.bytes().position(|b| b == b',' || b == b' ').unwrap_or(after.len());
             (&after[..end], &after[end..])
         };
         if name.eq_ignore_ascii_case("token") {
@@ -225,8 +234,13 @@ fn rails_token(rest: &str) -> Result<&str, AuthError> {
     token.ok_or(MALFORMED)
 }
 
+/// RFC 9110 `tchar`, the characters of a parameter name.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+        )
 }
 
 #[cfg(test)]

@@ -59,6 +59,15 @@ impl AuthOutcome {
         Self(Arc::new(Decided { verdict, challenges: challenges.clone() }))
     }
 
+    /// The scheme the client used, if it presented a credential.
+    pub(crate) fn scheme(&self) -> Option<Scheme> {
+        match &self.0.verdict {
+            Verdict::Authenticated { scheme, .. } => Some(*scheme),
+            Verdict::Anonymous => None,
+            Verdict::Refused { scheme, .. } => *scheme,
+        }
+    }
+
     /// The verified principal, if any.
     pub fn principal(&self) -> Option<&Principal> {
         match &self.0.verdict {
@@ -114,12 +123,7 @@ impl AuthOutcome {
     /// Renders `error` for this request: its challenge names the scheme the
     /// client used.
     pub fn render(&self, error: AuthError) -> ErrorResponse {
-        let scheme = match &self.0.verdict {
-            Verdict::Authenticated { scheme, .. } => Some(*scheme),
-            Verdict::Anonymous => None,
-            Verdict::Refused { scheme, .. } => *scheme,
-        };
-        error.to_response(&self.0.challenges, scheme)
+        error.to_response(&self.0.challenges, self.scheme())
     }
 }
 

@@ -3,6 +3,9 @@
 
 use crate::dpop::DpopRequest;
 
+/// RFC 9449's `DPoP` header, named once rather than parsed on every request.
+static DPOP: http::HeaderName = http::HeaderName::from_static("dpop");
+
 /// The parts of a request that authentication reads: the `Authorization`
 /// values and, for DPoP (RFC 9449), the method, the target URI and the
 /// `DPoP` values. Adapters build one per request and hand it to
@@ -10,9 +13,15 @@ use crate::dpop::DpopRequest;
 ///
 /// Its `Debug` output never shows a credential.
 #[derive(Clone, Copy, Debug)]
-pub struct RequestView<'a> {
-    pub(crate) authorization: Values<'a>,
-    pub(crate) dpop: DpopRequest<'a>,
+pub struct RequestView<'a>(Source<'a>);
+
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    /// An `http` request, read only as far as a decision needs: most
+    /// requests never need their DPoP parts.
+    Http { method: &'a http::Method, uri: &'a http::Uri, headers: &'a http::HeaderMap },
+    /// A request of another framework, read in advance.
+    Parts { authorization: Values<'a>, dpop: DpopRequest<'a> },
 }
 
 /// The values of one header: none, one, or more than one (which is a
@@ -45,6 +54,19 @@ impl std::fmt::Debug for Values<'_> {
     }
 }
 
+impl std::fmt::Debug for Source<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Http { method, uri, .. } => {
+                f.debug_struct("Http").field("method", method).field("path", &uri.path()).finish_non_exhaustive()
+            }
+            Source::Parts { authorization, dpop } => {
+                f.debug_struct("Parts").field("authorization", authorization).field("dpop", dpop).finish()
+            }
+        }
+    }
+}
+
 impl<'a> RequestView<'a> {
     /// A request with `method`, target URI parts (`scheme` and `authority`
     /// when the server knows them — from an absolute URI or the `Host`
@@ -58,24 +80,41 @@ impl<'a> RequestView<'a> {
         authorization: impl IntoIterator<Item = &'a [u8]>,
         dpop: impl IntoIterator<Item = &'a [u8]>,
     ) -> Self {
-        Self { authorization: Values::of(authorization), dpop: DpopRequest::new(method, scheme, authority, path, dpop) }
+        Self(Source::Parts {
+            authorization: Values::of(authorization),
+            dpop: DpopRequest::new(method, scheme, authority, path, dpop),
+        })
     }
 
     /// The view of an `http` request (the authority comes from the URI,
     /// else from `Host`; forwarded headers are not trusted — configure
     /// [`DpopOptions::origin`](crate::dpop::DpopOptions::origin) behind a proxy).
     pub fn from_http(method: &'a http::Method, uri: &'a http::Uri, headers: &'a http::HeaderMap) -> Self {
-        let authority = uri
-            .authority()
-            .map(http::uri::Authority::as_str)
-            .or_else(|| headers.get(http::header::HOST).and_then(|host| host.to_str().ok()));
-        Self::new(
-            method.as_str(),
-            uri.scheme_str(),
-            authority,
-            uri.path(),
-            headers.get_all(http::header::AUTHORIZATION).iter().map(http::HeaderValue::as_bytes),
-            headers.get_all("dpop").iter().map(http::HeaderValue::as_bytes),
-        )
+        Self(Source::Http { method, uri, headers })
+    }
+
+    /// The values of `Authorization`.
+    pub(crate) fn authorization(&self) -> Values<'a> {
+        match self.0 {
+            Source::Http { headers, .. } => {
+                Values::of(headers.get_all(http::header::AUTHORIZATION).iter().map(http::HeaderValue::as_bytes))
+            }
+            Source::Parts { authorization, .. } => authorization,
+        }
+    }
+
+    /// What a DPoP proof sent with this request must match.
+    pub(crate) fn dpop(&self) -> DpopRequest<'a> {
+        match self.0 {
+            Source::Http { method, uri, headers } => {
+                let authority = uri
+                    .authority()
+                    .map(http::uri::Authority::as_str)
+                    .or_else(|| headers.get(http::header::HOST).and_then(|host| host.to_str().ok()));
+                let proofs = headers.get_all(&DPOP).iter().map(http::HeaderValue::as_bytes);
+                DpopRequest::new(method.as_str(), uri.scheme_str(), authority, uri.path(), proofs)
+            }
+            Source::Parts { dpop, .. } => dpop,
+        }
     }
 }

@@ -1,9 +1,10 @@
 //! [`TokenCache`]: credentials already verified, so the hot path skips the
 //! crypto and the I/O.
 //!
-//! Keyed by the scheme and the exact credential (no digest, so no collision
-//! can ever map one caller's token to another's principal), bounded in
-//! bytes, each entry living no longer than the credential's expiry, the
+//! Keyed by the exact `Authorization` value the credential came in (no
+//! digest, so no collision can ever map one caller's token to another's
+//! principal): the same bytes parse to the same credential, so a hit needs
+//! no parsing either. Bounded in bytes, each entry living no longer than the credential's expiry, the
 //! cache TTL, and — for JWTs — the signing key it was verified with: when
 //! that key leaves the issuer's JWKS, the entry is dead. Failures are never
 //! cached here.
@@ -15,7 +16,6 @@ use std::time::{Duration, Instant};
 use quick_cache::sync::Cache;
 use quick_cache::{Equivalent, Weighter};
 
-use crate::credential::Scheme;
 use crate::jwt::VerificationKey;
 use crate::outcome::AuthOutcome;
 use crate::time::Clock;
@@ -47,8 +47,8 @@ const LONGEST_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// A cached credential and what ends its entry besides eviction.
 struct TokenKey {
-    scheme: Scheme,
-    token: Box<[u8]>,
+    /// The `Authorization` value, e.g. `Bearer eyJ…`.
+    value: Box<[u8]>,
     expires: Instant,
     /// The key that verified a JWT; a dead `Weak` means it left the JWKS.
     signing_key: Option<Weak<VerificationKey>>,
@@ -64,8 +64,7 @@ impl TokenKey {
 /// it: matches its live entry only. Verified again, the credential's new
 /// entry replaces a dead one.
 struct Presented<'a> {
-    scheme: Scheme,
-    token: &'a [u8],
+    value: &'a [u8],
     now: Instant,
 }
 
@@ -75,13 +74,13 @@ struct Dead<'a>(Presented<'a>);
 
 impl Hash for TokenKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        (self.scheme, &*self.token).hash(state);
+        self.value.hash(state);
     }
 }
 
 impl Hash for Presented<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        (self.scheme, self.token).hash(state);
+        self.value.hash(state);
     }
 }
 
@@ -93,7 +92,7 @@ impl Hash for Dead<'_> {
 
 impl PartialEq for TokenKey {
     fn eq(&self, other: &Self) -> bool {
-        (self.scheme, &self.token) == (other.scheme, &other.token)
+        self.value == other.value
     }
 }
 
@@ -101,14 +100,13 @@ impl Eq for TokenKey {}
 
 impl Equivalent<TokenKey> for Presented<'_> {
     fn equivalent(&self, key: &TokenKey) -> bool {
-        self.scheme == key.scheme && *self.token == *key.token && key.is_live(self.now)
+        *self.value == *key.value && key.is_live(self.now)
     }
 }
 
 impl Equivalent<TokenKey> for Dead<'_> {
     fn equivalent(&self, key: &TokenKey) -> bool {
-        let presented = &self.0;
-        presented.scheme == key.scheme && *presented.token == *key.token && !key.is_live(presented.now)
+        *self.0.value == *key.value && !key.is_live(self.0.now)
     }
 }
 
@@ -117,7 +115,7 @@ struct EntryWeight;
 
 impl Weighter<TokenKey, AuthOutcome> for EntryWeight {
     fn weight(&self, key: &TokenKey, _: &AuthOutcome) -> u64 {
-        (key.token.len() + ENTRY_OVERHEAD) as u64
+        (key.value.len() + ENTRY_OVERHEAD) as u64
     }
 }
 
@@ -151,10 +149,11 @@ impl TokenCache {
         Self { cache, options, clock }
     }
 
-    /// The outcome of an already-verified credential, if still valid.
-    pub(crate) fn get(&self, scheme: Scheme, token: &[u8]) -> Option<AuthOutcome> {
+    /// The outcome of the credential in `value`, an `Authorization` value
+    /// verified before, if still valid.
+    pub(crate) fn get(&self, value: &[u8]) -> Option<AuthOutcome> {
         let cache = self.cache.as_ref()?;
-        let presented = Presented { scheme, token, now: self.clock.now() };
+        let presented = Presented { value, now: self.clock.now() };
         let found = cache.get(&presented);
         if found.is_none() {
             // Expired, or its signing key left the JWKS: free the room now.
@@ -164,19 +163,18 @@ impl TokenCache {
     }
 
     /// Remembers a verified JWT until its expiry (at most `max_ttl`) or until `key` leaves the JWKS.
-    pub(crate) fn insert_jwt(&self, scheme: Scheme, token: &str, outcome: &AuthOutcome, key: &Arc<VerificationKey>) {
-        self.insert(scheme, token, outcome, Some(key), self.options.max_ttl);
+    pub(crate) fn insert_jwt(&self, value: &[u8], outcome: &AuthOutcome, key: &Arc<VerificationKey>) {
+        self.insert(value, outcome, Some(key), self.options.max_ttl);
     }
 
     /// Remembers a verified API key for `api_key_ttl` (at most until it expires).
-    pub(crate) fn insert_api_key(&self, scheme: Scheme, token: &str, outcome: &AuthOutcome) {
-        self.insert(scheme, token, outcome, None, self.options.api_key_ttl);
+    pub(crate) fn insert_api_key(&self, value: &[u8], outcome: &AuthOutcome) {
+        self.insert(value, outcome, None, self.options.api_key_ttl);
     }
 
     fn insert(
         &self,
-        scheme: Scheme,
-        token: &str,
+        value: &[u8],
         outcome: &AuthOutcome,
         signing_key: Option<&Arc<VerificationKey>>,
         longest: Duration,
@@ -188,8 +186,7 @@ impl TokenCache {
             return;
         }
         let key = TokenKey {
-            scheme,
-            token: token.as_bytes().into(),
+            value: value.into(),
             expires: self.clock.now() + ttl,
             signing_key: signing_key.map(Arc::downgrade),
         };
@@ -201,5 +198,115 @@ impl TokenCache {
             Some(cache) => TokenCacheStats { entries: cache.len() as u64, bytes: cache.weight() },
             None => TokenCacheStats { entries: 0, bytes: 0 },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Map;
+
+    use super::*;
+    use crate::error::Challenges;
+    use crate::principal::{Parts, Principal, PrincipalKind};
+    use crate::scope::Scopes;
+    use crate::time::ManualClock;
+
+    fn outcome(subject: &str, expires_at: Option<u64>) -> AuthOutcome {
+        let principal = Principal::new(Parts {
+            subject: subject.into(),
+            kind: PrincipalKind::ApiKey,
+            issuer: None,
+            client_id: None,
+            scopes: Scopes::empty(),
+            roles: Scopes::empty(),
+            expires_at,
+            claims: Map::new(),
+        });
+        AuthOutcome::authenticated(principal, crate::Scheme::Token, &Arc::new(Challenges::default()))
+    }
+
+    fn subject(cache: &TokenCache, value: &str) -> Option<String> {
+        cache.get(value.as_bytes()).and_then(|outcome| outcome.principal().map(|p| p.subject().to_owned()))
+    }
+
+    fn cache(max_bytes: u64, clock: &ManualClock) -> TokenCache {
+        TokenCache::new(TokenCacheOptions { max_bytes, ..TokenCacheOptions::default() }, clock.clock())
+    }
+
+    fn signing_key() -> Arc<VerificationKey> {
+        let secret = crate::Secret::new("s".repeat(32));
+        Arc::new(crate::StaticKey::hmac(jsonwebtoken::Algorithm::HS256, &secret).unwrap().0)
+    }
+
+    #[test]
+    fn credentials_are_told_apart_by_every_byte() {
+        let clock = ManualClock::new();
+        let cache = cache(1 << 20, &clock);
+        let tail = "x".repeat(64);
+        let (alice, bob) = (format!("a{tail}"), format!("b{tail}"));
+        cache.insert_api_key(alice.as_bytes(), &outcome("alice", None));
+        cache.insert_api_key(bob.as_bytes(), &outcome("bob", None));
+        assert_eq!(subject(&cache, &alice).as_deref(), Some("alice"));
+        assert_eq!(subject(&cache, &bob).as_deref(), Some("bob"));
+        assert_eq!(subject(&cache, &format!("c{tail}")), None);
+        assert_eq!(subject(&cache, &format!("Bearer {alice}")), None, "another value is another credential");
+    }
+
+    #[test]
+    fn an_entry_lives_no_longer_than_its_ttl_or_its_credential() {
+        let clock = ManualClock::new();
+        let cache = cache(1 << 20, &clock);
+        let now = clock.clock().unix_seconds();
+        cache.insert_api_key(b"key-ttl", &outcome("alice", None));
+        cache.insert_jwt(b"jwt-exp", &outcome("bob", Some(now + 10)), &signing_key_kept());
+        clock.advance(Duration::from_millis(1999));
+        assert!(subject(&cache, "key-ttl").is_some());
+        clock.advance(Duration::from_millis(1));
+        assert!(subject(&cache, "key-ttl").is_none(), "the 2 s API key TTL");
+        clock.advance(Duration::from_secs(8));
+        assert!(subject(&cache, "jwt-exp").is_none(), "the token's exp");
+        assert_eq!(cache.stats().entries, 0, "dead entries are removed when found");
+        // Already expired, or expiring now: never cached.
+        cache.insert_api_key(b"expired", &outcome("carol", Some(now)));
+        assert_eq!(cache.stats().entries, 0);
+    }
+
+    /// A key that stays published for the whole test.
+    fn signing_key_kept() -> Arc<VerificationKey> {
+        static KEY: std::sync::OnceLock<Arc<VerificationKey>> = std::sync::OnceLock::new();
+        KEY.get_or_init(signing_key).clone()
+    }
+
+    #[test]
+    fn an_entry_dies_with_its_signing_key() {
+        let clock = ManualClock::new();
+        let cache = cache(1 << 20, &clock);
+        let key = signing_key();
+        let far = clock.clock().unix_seconds() + 3600;
+        cache.insert_jwt(b"jwt", &outcome("alice", Some(far)), &key);
+        assert!(subject(&cache, "jwt").is_some());
+        drop(key);
+        assert!(subject(&cache, "jwt").is_none(), "the key left the JWKS");
+        assert_eq!(cache.stats().entries, 0);
+    }
+
+    #[test]
+    fn the_weight_bound_holds() {
+        let clock = ManualClock::new();
+        let max_bytes = 64 * 1024;
+        let cache = cache(max_bytes, &clock);
+        for i in 0..10_000 {
+            cache.insert_api_key(format!("token-{i:0>600}").as_bytes(), &outcome("alice", None));
+            assert!(cache.stats().bytes <= max_bytes);
+        }
+        assert!(cache.stats().entries > 0);
+    }
+
+    #[test]
+    fn off_caches_nothing() {
+        let clock = ManualClock::new();
+        let cache = cache(0, &clock);
+        cache.insert_api_key(b"key", &outcome("alice", None));
+        assert!(subject(&cache, "key").is_none());
     }
 }

@@ -15,6 +15,7 @@ use tokenguard_core::client::{
     ApiKeyForm, ClientCredentials, OAuthClient, RefreshingToken, StaticApiKey, TokenError, TokenSource,
 };
 use tokenguard_core::introspection::ClientAuth;
+use tokenguard_core::time::ManualClock;
 use tokenguard_core::{Authenticator, JwksOptions, JwtRules, Secret};
 use tokenguard_testkit::{
     DEFAULT_AUDIENCE, Fault, TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET, TestIssuer, USER, USER_PASSWORD,
@@ -94,26 +95,23 @@ async fn client_secret_post_and_resource_are_sent() {
 #[tokio::test]
 async fn a_token_is_refreshed_before_it_expires() {
     let issuer = TestIssuer::start().await;
-    issuer.set_token_ttl(2);
+    issuer.set_token_ttl(20);
     let base = protected_server(&issuer).await;
-    let source = Arc::new(ClientCredentials::new(oauth(&issuer)));
+    let clock = ManualClock::new();
+    let source = Arc::new(ClientCredentials::new(oauth(&issuer)).clock(clock.clock()));
     let mut client = AuthorizeRequestLayer::new(source).layer(http_client());
     let (_, first) = get_json(&mut client, &format!("{base}/me")).await;
-    let first_expiry = first["expires_at"].as_u64().expect("expires_at");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status, me) = get_json(&mut client, &format!("{base}/me")).await;
-        assert_eq!(status, StatusCode::OK);
-        let expiry = me["expires_at"].as_u64().expect("expires_at");
-        if expiry != first_expiry {
-            // The replacement was fetched while the first token was still valid.
-            assert!(tokenguard_testkit::now() as u64 <= first_expiry, "refreshed only after expiry");
-            break;
-        }
-        assert!(Instant::now() < deadline, "never refreshed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(issuer.token_requests(), 2);
+    let first_token = first["expires_at"].as_u64().expect("expires_at");
+    // Refreshed at half its 20 s lifetime (the 30 s default skew is capped
+    // at half), while the server still accepts the first token.
+    clock.advance(Duration::from_secs(9));
+    assert_eq!(get_json(&mut client, &format!("{base}/me")).await.1["expires_at"].as_u64(), Some(first_token));
+    assert_eq!(issuer.token_requests(), 1);
+    clock.advance(Duration::from_secs(2));
+    let (status, me) = get_json(&mut client, &format!("{base}/me")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(issuer.token_requests(), 2, "refreshed before it expired");
+    assert!(me["expires_at"].as_u64() >= Some(first_token));
 }
 
 /// A tower HTTP client stand-in.
@@ -168,10 +166,10 @@ fn recording(answer: impl Fn(&str, usize) -> StatusCode + Clone + Send + Sync + 
 async fn a_thousand_concurrent_requests_at_expiry_cause_one_token_request() {
     let issuer = TestIssuer::start().await;
     issuer.set_token_ttl(1);
-    let source = Arc::new(ClientCredentials::new(oauth(&issuer)));
+    let clock = ManualClock::new();
+    let source = Arc::new(ClientCredentials::new(oauth(&issuer)).clock(clock.clock()));
     let first = source.authorization().await.expect("token");
-    // Let the first token expire (the clock, not readiness, is what we wait for).
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    clock.advance(Duration::from_millis(1200));
     let (inner, seen) = recording(|_, _| StatusCode::OK);
     let client = AuthorizeRequestLayer::new(source).layer(inner);
     let calls = (0..1000).map(|_| {
@@ -277,13 +275,14 @@ async fn refresh_tokens_keep_a_user_token_fresh_and_follow_rotation() {
         .request(&[("grant_type", "password"), ("username", USER), ("password", USER_PASSWORD), ("scope", "read")])
         .await
         .expect("password grant");
-    let source = RefreshingToken::new(client, initial).expect("a refresh token");
+    let clock = ManualClock::new();
+    let source = RefreshingToken::new(client, initial).expect("a refresh token").clock(clock.clock());
     let first = source.authorization().await.expect("the initial token");
     assert_eq!(issuer.token_requests(), 1, "the initial token is used as is");
     let mut previous = first;
     // Each refresh rotates the refresh token; the testkit accepts each one once.
     for refreshes in 1..=3 {
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        clock.advance(Duration::from_millis(1100));
         let next = source.authorization().await.expect("a refreshed token");
         assert_ne!(next, previous);
         assert_eq!(issuer.token_requests(), 1 + refreshes);

@@ -63,11 +63,17 @@ impl Authenticator {
     /// credential, a malformed one, or one verified before (one cache
     /// lookup, no allocation). `None`: call [`Authenticator::authenticate`].
     pub fn authenticate_cached(&self, request: &RequestView<'_>) -> Option<AuthOutcome> {
+        // The same `Authorization` value parses to the same credential: one
+        // verified before is answered without parsing it again — except a
+        // DPoP-bound token, whose proof is checked on every request.
+        if let Values::One(value) = request.authorization()
+            && let Some(outcome) = self.inner.tokens.get(value)
+        {
+            return (outcome.scheme() != Some(Scheme::DPoP)).then_some(outcome);
+        }
         match self.extract(request) {
             Ok(None) => Some(self.inner.anonymous.clone()),
-            // A DPoP proof is checked on every request: never answered from here.
-            Ok(Some(credential)) if credential.scheme() == Scheme::DPoP => None,
-            Ok(Some(credential)) => self.inner.tokens.get(credential.scheme(), credential.token().as_bytes()),
+            Ok(Some(_)) => None,
             Err(error) => Some(self.refuse(error, None)),
         }
     }
@@ -80,7 +86,11 @@ impl Authenticator {
             Ok(None) => return self.inner.anonymous.clone(),
             Err(error) => return self.refuse(error, None),
         };
-        match self.decide(credential, Some(&request.dpop)).await {
+        // A credential comes from the one `Authorization` value.
+        let Values::One(value) = request.authorization() else {
+            return self.refuse(AuthError::InvalidRequest("more than one Authorization header"), None);
+        };
+        match self.decide(credential, value, Some(&request.dpop())).await {
             Ok(outcome) => outcome,
             Err(error) => self.refuse(error, Some(credential.scheme())),
         }
@@ -90,13 +100,15 @@ impl Authenticator {
     /// a WebSocket's first frame…). A DPoP-bound token needs its request
     /// and is refused here.
     pub async fn verify(&self, credential: Credential<'_>) -> Result<Principal, AuthError> {
-        let outcome = self.decide(credential, None).await?;
+        // Cached under the value that would carry it in `Authorization`.
+        let value = format!("{} {}", credential.scheme(), credential.token());
+        let outcome = self.decide(credential, value.as_bytes(), None).await?;
         outcome.principal().cloned().ok_or(AuthError::MissingCredentials)
     }
 
     /// The credential of `request`, if it carries one we accept.
     fn extract<'a>(&self, request: &RequestView<'a>) -> Result<Option<Credential<'a>>, AuthError> {
-        let credential = match request.authorization {
+        let credential = match request.authorization() {
             Values::None => return Ok(None),
             Values::One(value) => credential::parse_authorization(value)?,
             Values::Several => return Err(AuthError::InvalidRequest("more than one Authorization header")),
@@ -116,17 +128,19 @@ impl Authenticator {
         AuthOutcome::refused(error, scheme, &self.inner.challenges)
     }
 
-    /// A credential found in the cache or verified (and then cached), and
-    /// for the DPoP scheme its proof checked against `dpop`.
+    /// A credential, presented in the `Authorization` value `value`, found
+    /// in the cache or verified (and then cached), and for the DPoP scheme
+    /// its proof checked against `dpop`.
     async fn decide(
         &self,
         credential: Credential<'_>,
+        value: &[u8],
         dpop: Option<&DpopRequest<'_>>,
     ) -> Result<AuthOutcome, AuthError> {
         let (scheme, token) = (credential.scheme(), credential.token());
-        let outcome = match self.inner.tokens.get(scheme, token.as_bytes()) {
+        let outcome = match self.inner.tokens.get(value) {
             Some(outcome) => outcome,
-            None => self.verify_uncached(scheme, token).await?,
+            None => self.verify_uncached(scheme, token, value).await?,
         };
         if scheme == Scheme::DPoP {
             self.check_proof(&outcome, token, dpop).await?;
@@ -135,13 +149,13 @@ impl Authenticator {
     }
 
     /// Verifies a credential the cache does not know, and caches what passes.
-    async fn verify_uncached(&self, scheme: Scheme, token: &str) -> Result<AuthOutcome, AuthError> {
+    async fn verify_uncached(&self, scheme: Scheme, token: &str, value: &[u8]) -> Result<AuthOutcome, AuthError> {
         let tokens = &self.inner.tokens;
         let outcome = match scheme {
             Scheme::Bearer | Scheme::DPoP if jose::looks_like_jwt(token) => {
                 let verified = self.inner.jwt.verify(token, scheme, &self.inner.clock).await?;
                 let outcome = self.admit(verified.principal, scheme);
-                tokens.insert_jwt(scheme, token, &outcome, &verified.key);
+                tokens.insert_jwt(value, &outcome, &verified.key);
                 outcome
             }
             // Opaque DPoP tokens can only be introspected: API keys are never bound.
@@ -149,14 +163,14 @@ impl Authenticator {
                 Some(introspection) => self.admit(introspection.verify_presented(token, scheme).await?, scheme),
                 None => return Err(AuthError::InvalidToken("unsupported token")),
             },
-            Scheme::Bearer | Scheme::Token => self.verify_opaque(scheme, token).await?,
+            Scheme::Bearer | Scheme::Token => self.verify_opaque(scheme, token, value).await?,
         };
         Ok(outcome)
     }
 
     /// An opaque credential: one of our API keys (by prefix, or any key for
     /// the `Token` scheme), else an imported key, else introspection.
-    async fn verify_opaque(&self, scheme: Scheme, token: &str) -> Result<AuthOutcome, AuthError> {
+    async fn verify_opaque(&self, scheme: Scheme, token: &str, value: &[u8]) -> Result<AuthOutcome, AuthError> {
         let (api_keys, introspection) = (&self.inner.api_keys, &self.inner.introspection);
         let introspection = introspection.as_ref().filter(|_| scheme == Scheme::Bearer);
         let principal = match (api_keys, introspection) {
@@ -175,7 +189,7 @@ impl Authenticator {
             (None, None) => return Err(AuthError::InvalidToken("unsupported token")),
         };
         let outcome = self.admit(principal, scheme);
-        self.inner.tokens.insert_api_key(scheme, token, &outcome);
+        self.inner.tokens.insert_api_key(value, &outcome);
         Ok(outcome)
     }
 

@@ -4,6 +4,8 @@ use std::future::Future;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use crate::time::Clock;
+
 use tokio::sync::Mutex;
 
 use super::{Authorization, TokenError};
@@ -38,6 +40,7 @@ pub(crate) struct TokenCell {
     /// Held by the one caller that fetches; the others wait, then reuse.
     fetching: Mutex<()>,
     timing: Timing,
+    clock: Clock,
 }
 
 #[derive(Default)]
@@ -56,11 +59,22 @@ struct Current {
 
 impl TokenCell {
     pub(crate) fn new(timing: Timing, initial: Option<Fetched>) -> Self {
-        let cell = Self { state: RwLock::new(State::default()), fetching: Mutex::new(()), timing };
+        let cell =
+            Self { state: RwLock::new(State::default()), fetching: Mutex::new(()), timing, clock: Clock::system() };
         if let Some(fetched) = initial {
             cell.store(fetched);
         }
         cell
+    }
+
+    /// Refresh this long before expiry (at most half a token's lifetime).
+    pub(crate) fn set_skew(&mut self, skew: Duration) {
+        self.timing.skew = skew;
+    }
+
+    /// Reads the time from `clock` (tests move a manual one past expiry).
+    pub(crate) fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 
     /// The cached credential while fresh; otherwise one caller runs `fetch`
@@ -78,7 +92,7 @@ impl TokenCell {
         if let Some(value) = self.fresh() {
             return Ok(value);
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         let (usable, backoff) = self.read(|state| {
             let usable = state.current.as_ref().filter(|c| now < c.expires_at).map(|c| c.value.clone());
             let backoff = match (state.retry_at, &state.last_error) {
@@ -96,7 +110,7 @@ impl TokenCell {
                 let pause = self.write(|state| {
                     state.failures = state.failures.saturating_add(1);
                     let pause = FIRST_BACKOFF.saturating_mul(1 << (state.failures - 1).min(6)).min(MAX_BACKOFF);
-                    state.retry_at = Some(Instant::now() + pause);
+                    state.retry_at = Some(self.clock.now() + pause);
                     state.last_error = Some(error.clone());
                     pause
                 });
@@ -116,12 +130,12 @@ impl TokenCell {
     }
 
     fn fresh(&self) -> Option<Authorization> {
-        let now = Instant::now();
+        let now = self.clock.now();
         self.read(|state| state.current.as_ref().filter(|c| now < c.refresh_at).map(|c| c.value.clone()))
     }
 
     fn store(&self, fetched: Fetched) -> Authorization {
-        let now = Instant::now();
+        let now = self.clock.now();
         let lifetime = fetched.lifetime.unwrap_or(self.timing.default_lifetime);
         let early = self.timing.skew.min(lifetime / 2);
         let value = fetched.value;

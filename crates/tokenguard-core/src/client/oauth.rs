@@ -13,6 +13,7 @@ use crate::discovery::LazyEndpoint;
 use crate::fetch::{Fetcher, HttpOptions, client_form};
 use crate::introspection::ClientAuth;
 use crate::secret::Secret;
+use crate::time::Clock;
 
 /// A client of an authorization server: its token endpoint and how it
 /// authenticates there. Shared by the token sources built on it.
@@ -161,7 +162,14 @@ impl ClientCredentials {
 
     /// Refresh this long before expiry (at most half a token's lifetime). Default 30 s.
     pub fn refresh_early(mut self, skew: Duration) -> Self {
-        self.cell = TokenCell::new(Timing { skew, ..Timing::default() }, None);
+        self.cell.set_skew(skew);
+        self
+    }
+
+    /// Where expiry is read. Default: the system clock; tests hand in a
+    /// [`ManualClock`](crate::time::ManualClock)'s.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.cell.set_clock(clock);
         self
     }
 }
@@ -200,6 +208,13 @@ impl RefreshingToken {
         let refresh_token = initial.refresh_token.clone().ok_or(TokenError::Malformed("no refresh token"))?;
         let cell = TokenCell::new(Timing::default(), Some(initial.into_fetched()?));
         Ok(Self { client: client.into(), refresh_token: Mutex::new(refresh_token), cell })
+    }
+
+    /// Where expiry is read. Default: the system clock; tests hand in a
+    /// [`ManualClock`](crate::time::ManualClock)'s.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.cell.set_clock(clock);
+        self
     }
 
     fn current_refresh_token(&self) -> Secret {

@@ -78,11 +78,11 @@ impl ScopeRequirement {
         let mut required = self.names.iter();
         let met =
             if self.any { required.any(|name| held.contains(name)) } else { required.all(|name| held.contains(name)) };
-        let required = self.display.to_string().into();
+        let required = || self.display.to_string().into();
         match (met, self.of) {
             (true, _) => Ok(()),
-            (false, Of::Scopes) => Err(AuthError::InsufficientScope { required }),
-            (false, Of::Roles) => Err(AuthError::InsufficientRole { required }),
+            (false, Of::Scopes) => Err(AuthError::InsufficientScope { required: required() }),
+            (false, Of::Roles) => Err(AuthError::InsufficientRole { required: required() }),
         }
     }
 }
