@@ -8,10 +8,11 @@ use tokenguard::apikey;
 use tokenguard::dpop::DpopOptions;
 use tokenguard::dpop::DpopPolicy;
 use tokenguard::jwt::ClaimMapping;
+use tokenguard::resource_metadata::ProtectedResourceMetadata;
 use tokenguard::store::ApiKeyRecord;
 use tokenguard::{
     Algorithm, ApiKeyVerifier, Authenticator, IntrospectionOptions, IntrospectionVerifier, JwksOptions, JwtRules,
-    ProtectedResourceMetadata, Scopes, Secret, StaticKey,
+    Scopes, Secret, StaticKey,
 };
 use tokenguard_testkit::TestIssuer;
 

@@ -1,4 +1,35 @@
 //! Authenticate every request: the [`Authentication`] middleware.
+//!
+//! ```
+//! use actix_web::{App, test, web};
+//! use tokenguard_actix::{Authentication, Principal, RequireScope};
+//! use tokenguard_core::{Algorithm, Authenticator, JwtRules, Secret, StaticKey};
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let secret = Secret::new("a shared secret of at least 32 bytes!!");
+//! let key = StaticKey::hmac(Algorithm::HS256, &secret).expect("a 32-byte secret");
+//! let authenticator = Authenticator::builder()
+//!     .static_key(JwtRules::new("https://issuer.example", ["my-api"]), key)
+//!     .build()
+//!     .expect("valid configuration");
+//! let app = test::init_service(
+//!     App::new()
+//!         .route("/me", web::get().to(|principal: Principal| async move { principal.subject().to_owned() }))
+//!         .route("/admin", web::get().to(|| async { "hello" }).wrap(RequireScope::new("admin")))
+//!         .wrap(Authentication::required(authenticator)),
+//! )
+//! .await;
+//!
+//! let anonymous = test::call_service(&app, test::TestRequest::get().uri("/me").to_request()).await;
+//! assert_eq!(anonymous.status(), 401);
+//! let challenge = anonymous.headers().get("www-authenticate").map(|value| value.as_bytes());
+//! assert_eq!(challenge, Some(&br#"Bearer realm="tokenguard""#[..]));
+//!
+//! let forged = test::TestRequest::get().uri("/admin").insert_header(("authorization", "Bearer a.b.c"));
+//! let refused = test::call_service(&app, forged.to_request()).await;
+//! assert_eq!(refused.status(), 401);
+//! # });
+//! ```
 
 use std::future::{Ready, ready};
 use std::rc::Rc;
@@ -24,23 +55,10 @@ pub struct Authentication {
     mode: Mode,
 }
 
+// `Authentication::{new, required, optional}`, written once for both adapters.
+tokenguard_core::auth_layer_constructors!(Authentication);
+
 impl Authentication {
-    /// A middleware answering as `mode` says.
-    pub fn new(authenticator: Authenticator, mode: Mode) -> Self {
-        Self { authenticator, mode }
-    }
-
-    /// Requests without credentials are refused with 401 ([`Mode::Required`]).
-    pub fn required(authenticator: Authenticator) -> Self {
-        Self::new(authenticator, Mode::Required)
-    }
-
-    /// Requests without credentials pass anonymously; invalid credentials are
-    /// still refused, never silently anonymous ([`Mode::Optional`]).
-    pub fn optional(authenticator: Authenticator) -> Self {
-        Self::new(authenticator, Mode::Optional)
-    }
-
     /// Leaves the verdict to the handlers' extractors and guards
     /// ([`Mode::Deferred`]): made to wrap a whole `App` once, so that routes
     /// whose handlers take no extractor of ours are public and unknown

@@ -100,24 +100,7 @@ pub mod __private {
 
     pub use super::guard;
 
-    /// The requirement a guard's kind names; any other kind does not compile.
-    #[macro_export]
-    #[doc(hidden)]
-    macro_rules! __actix_scope_guard_requirement {
-        (scopes, $names:literal) => {
-            $crate::__private::ScopeRequirement::new($names)
-        };
-        (any_scope, $names:literal) => {
-            $crate::__private::ScopeRequirement::any_scope($names)
-        };
-        (roles, $names:literal) => {
-            $crate::__private::ScopeRequirement::all_roles($names)
-        };
-        (any_role, $names:literal) => {
-            $crate::__private::ScopeRequirement::any_role($names)
-        };
-    }
-    pub use __actix_scope_guard_requirement as requirement;
+    pub use tokenguard_core::scope_requirement as requirement;
 }
 
 /// The principal of a request if it meets `requirement`; otherwise the

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 
-use crate::credential::Scheme;
+use crate::scheme::Scheme;
 
 /// Why authentication or authorization failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

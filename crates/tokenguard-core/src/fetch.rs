@@ -144,6 +144,17 @@ impl Fetcher {
     }
 }
 
+/// How tokenguard authenticates itself as an OAuth client to a token or
+/// introspection endpoint (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClientAuth {
+    /// HTTP Basic with the form-encoded client id and secret (`client_secret_basic`).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
+    Post,
+}
+
 /// The form body of a request to an authorization server by a confidential
 /// client, and, for `client_secret_basic`, its Basic credentials
 /// (RFC 6749 §2.3.1); with `client_secret_post` the credentials join the form.
@@ -151,13 +162,13 @@ pub(crate) fn client_form(
     params: &[(&str, &str)],
     client_id: &str,
     secret: &crate::Secret,
-    auth: crate::introspection::ClientAuth,
+    auth: ClientAuth,
 ) -> (String, Option<String>) {
     let mut form = url::form_urlencoded::Serializer::new(String::new());
     form.extend_pairs(params);
     let basic = match auth {
-        crate::introspection::ClientAuth::Basic => Some(basic_credentials(client_id, secret.expose())),
-        crate::introspection::ClientAuth::Post => {
+        ClientAuth::Basic => Some(basic_credentials(client_id, secret.expose())),
+        ClientAuth::Post => {
             form.append_pair("client_id", client_id).append_pair("client_secret", secret.expose());
             None
         }

@@ -29,8 +29,8 @@ pub use crate::discovery::ProviderMetadata;
 use crate::discovery::discovery_url;
 use crate::error::AuthError;
 use crate::fetch::{FetchError, Fetcher, HttpOptions, check_url};
-use crate::jwt::VerificationKey;
-use crate::jwt::keys::DEFAULT_ALGORITHMS;
+use crate::keys::DEFAULT_ALGORITHMS;
+use crate::keys::VerificationKey;
 
 /// Largest number of usable keys kept from one JWKS document.
 pub const MAX_KEYS: usize = 64;

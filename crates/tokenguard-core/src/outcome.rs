@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::credential::Scheme;
 use crate::error::{AuthError, Challenges, ErrorResponse};
 use crate::principal::Principal;
-use crate::scope::ScopeRequirement;
+use crate::requirement::ScopeRequirement;
 
 /// Who answers a request without valid credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

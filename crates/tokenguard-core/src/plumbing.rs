@@ -70,3 +70,53 @@ macro_rules! scope_guard_constructors {
         }
     };
 }
+
+/// The requirement a scope guard's kind names — `scopes`, `any_scope`,
+/// `roles` or `any_role` of a literal list — for the adapters'
+/// `scope_guard!` macros; any other kind does not compile.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! scope_requirement {
+    (scopes, $names:literal) => {
+        $crate::ScopeRequirement::new($names)
+    };
+    (any_scope, $names:literal) => {
+        $crate::ScopeRequirement::any_scope($names)
+    };
+    (roles, $names:literal) => {
+        $crate::ScopeRequirement::all_roles($names)
+    };
+    (any_role, $names:literal) => {
+        $crate::ScopeRequirement::any_role($names)
+    };
+}
+
+/// Writes the constructors of an adapter's authentication middleware
+/// `$layer` (a type with `authenticator: Authenticator` and `mode: Mode`
+/// fields, defined where this is invoked) — `new`, `required` and
+/// `optional` — so that every adapter offers the same ones.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! auth_layer_constructors {
+    ($layer:ident) => {
+        impl $layer {
+            /// Authenticates with `authenticator`; `mode` says who answers a
+            /// request that cannot pass.
+            pub fn new(authenticator: $crate::Authenticator, mode: $crate::Mode) -> Self {
+                Self { authenticator, mode }
+            }
+
+            /// Requests without credentials are refused with 401 ([`Mode::Required`](crate::Mode::Required)).
+            pub fn required(authenticator: $crate::Authenticator) -> Self {
+                Self::new(authenticator, $crate::Mode::Required)
+            }
+
+            /// Requests without credentials pass anonymously; invalid
+            /// credentials are still refused, never silently anonymous
+            /// ([`Mode::Optional`](crate::Mode::Optional)).
+            pub fn optional(authenticator: $crate::Authenticator) -> Self {
+                Self::new(authenticator, $crate::Mode::Optional)
+            }
+        }
+    };
+}

@@ -1,8 +1,6 @@
 //! [`RequestView`]: what tokenguard reads of an HTTP request, whatever the
 //! web framework.
 
-use crate::dpop::DpopRequest;
-
 /// RFC 9449's `DPoP` header, named once rather than parsed on every request.
 static DPOP: http::HeaderName = http::HeaderName::from_static("dpop");
 
@@ -34,7 +32,7 @@ pub(crate) enum Values<'a> {
 }
 
 impl<'a> Values<'a> {
-    fn of(values: impl IntoIterator<Item = &'a [u8]>) -> Self {
+    pub(crate) fn of(values: impl IntoIterator<Item = &'a [u8]>) -> Self {
         let mut values = values.into_iter();
         match (values.next(), values.next()) {
             (None, _) => Values::None,
@@ -116,5 +114,51 @@ impl<'a> RequestView<'a> {
             }
             Source::Parts { dpop, .. } => dpop,
         }
+    }
+}
+
+/// What a DPoP proof is checked against: the request it came with.
+///
+/// Adapters build it from the request line and headers; its `Debug`
+/// output never shows the proof.
+#[derive(Clone, Copy)]
+pub(crate) struct DpopRequest<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) scheme: Option<&'a str>,
+    pub(crate) authority: Option<&'a str>,
+    pub(crate) path: &'a str,
+    pub(crate) proof: Values<'a>,
+}
+
+impl<'a> DpopRequest<'a> {
+    /// A request with `method`, target URI parts (`scheme` and `authority`
+    /// when the server knows them, e.g. from an absolute URI or the `Host`
+    /// header, and the `path` without query) and the values of its `DPoP`
+    /// headers.
+    pub(crate) fn new(
+        method: &'a str,
+        scheme: Option<&'a str>,
+        authority: Option<&'a str>,
+        path: &'a str,
+        proofs: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Self {
+        Self { method, scheme, authority, path, proof: Values::of(proofs) }
+    }
+}
+
+impl std::fmt::Debug for DpopRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let proof = match self.proof {
+            Values::None => "missing",
+            Values::One(_) => "[redacted]",
+            Values::Several => "several",
+        };
+        f.debug_struct("DpopRequest")
+            .field("method", &self.method)
+            .field("scheme", &self.scheme)
+            .field("authority", &self.authority)
+            .field("path", &self.path)
+            .field("proof", &proof)
+            .finish()
     }
 }

@@ -8,7 +8,7 @@
 //! (`WWW-Authenticate: Bearer …, resource_metadata="…"`, RFC 9728 §5.1).
 //!
 //! ```
-//! use tokenguard_core::ProtectedResourceMetadata;
+//! use tokenguard_core::resource_metadata::ProtectedResourceMetadata;
 //!
 //! let metadata = ProtectedResourceMetadata::new("https://api.example", ["https://idp.example/realms/demo"])
 //!     .scopes(["read", "write"]);

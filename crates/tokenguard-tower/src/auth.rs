@@ -56,23 +56,10 @@ pub struct AuthLayer {
     mode: Mode,
 }
 
+// `AuthLayer::{new, required, optional}`, written once for both adapters.
+tokenguard_core::auth_layer_constructors!(AuthLayer);
+
 impl AuthLayer {
-    /// A layer answering as `mode` says.
-    pub fn new(authenticator: Authenticator, mode: Mode) -> Self {
-        Self { authenticator, mode }
-    }
-
-    /// Requests without credentials are refused with 401 ([`Mode::Required`]).
-    pub fn required(authenticator: Authenticator) -> Self {
-        Self::new(authenticator, Mode::Required)
-    }
-
-    /// Requests without credentials pass anonymously; invalid credentials are
-    /// still refused, never silently anonymous ([`Mode::Optional`]).
-    pub fn optional(authenticator: Authenticator) -> Self {
-        Self::new(authenticator, Mode::Optional)
-    }
-
     /// Authenticates every request that carries credentials and leaves the
     /// verdict to the handlers' extractors and guards ([`Mode::Deferred`]):
     /// [`Principal`](crate::Principal) answers 401 for an anonymous or

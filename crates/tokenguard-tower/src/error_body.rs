@@ -6,7 +6,7 @@ use http_body_util::{BodyExt, Either, Full};
 /// A response body that can carry tokenguard's own answers: the JSON of an
 /// RFC 6750 error (empty for gRPC's trailers-only statuses).
 ///
-/// [`Auth`](crate::Auth) and [`RequireScopeService`](crate::RequireScopeService)
+/// [`Auth`](crate::auth::Auth) and [`RequireScope`](crate::require_scope::RequireScope)
 /// answer with the inner service's own body type rather than a wrapper, so
 /// that a framework that boxes bodies (axum does, once per layer) finds its
 /// own type and keeps it as it is — on the hot path a wrapper would cost a

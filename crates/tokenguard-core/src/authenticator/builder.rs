@@ -104,7 +104,7 @@ impl AuthenticatorBuilder {
 
     /// Announces RFC 9728 protected resource metadata at `url` in every
     /// Bearer 401 challenge (`resource_metadata="…"`); serve the document
-    /// there (see [`ProtectedResourceMetadata`](crate::ProtectedResourceMetadata)).
+    /// there (see [`ProtectedResourceMetadata`](crate::resource_metadata::ProtectedResourceMetadata)).
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
         self.resource_metadata = Some(url.into());
         self

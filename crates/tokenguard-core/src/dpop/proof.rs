@@ -1,7 +1,6 @@
 //! Reading and checking one DPoP proof (RFC 9449 §4.3).
 
 use std::borrow::Cow;
-use std::fmt;
 
 use aws_lc_rs::digest::{SHA256, digest};
 use serde::Deserialize;
@@ -12,74 +11,16 @@ use super::DpopOptions;
 use super::replay::ProofId;
 use super::thumbprint::{access_token_hash, jwk_thumbprint};
 use crate::error::AuthError;
-use crate::jwt::VerificationKey;
 use crate::jwt::jose;
 use crate::jwt::rules::numeric_date;
+use crate::keys::VerificationKey;
+use crate::request::{DpopRequest, Values};
 
 /// Proofs longer than this are refused unread (an RSA-4096 proof is under 2 KiB).
 pub const MAX_PROOF_BYTES: usize = 8 * 1024;
 
 /// Longest `jti` accepted.
 const MAX_JTI_BYTES: usize = 256;
-
-/// What a DPoP proof is checked against: the request it came with.
-///
-/// Adapters build it from the request line and headers; its `Debug`
-/// output never shows the proof.
-#[derive(Clone, Copy)]
-pub struct DpopRequest<'a> {
-    method: &'a str,
-    scheme: Option<&'a str>,
-    authority: Option<&'a str>,
-    path: &'a str,
-    proof: ProofHeader<'a>,
-}
-
-#[derive(Clone, Copy)]
-enum ProofHeader<'a> {
-    Missing,
-    One(&'a [u8]),
-    Several,
-}
-
-impl<'a> DpopRequest<'a> {
-    /// A request with `method`, target URI parts (`scheme` and `authority`
-    /// when the server knows them, e.g. from an absolute URI or the `Host`
-    /// header, and the `path` without query) and the values of its `DPoP`
-    /// headers.
-    pub fn new(
-        method: &'a str,
-        scheme: Option<&'a str>,
-        authority: Option<&'a str>,
-        path: &'a str,
-        proofs: impl IntoIterator<Item = &'a [u8]>,
-    ) -> Self {
-        let mut proofs = proofs.into_iter();
-        let proof = match (proofs.next(), proofs.next()) {
-            (None, _) => ProofHeader::Missing,
-            (Some(proof), None) => ProofHeader::One(proof),
-            (Some(_), Some(_)) => ProofHeader::Several,
-        };
-        Self { method, scheme, authority, path, proof }
-    }
-}
-
-impl fmt::Debug for DpopRequest<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let proof = match self.proof {
-            ProofHeader::Missing => "missing",
-            ProofHeader::One(_) => "[redacted]",
-            ProofHeader::Several => "several",
-        };
-        f.debug_struct("DpopRequest")
-            .field("method", &self.method)
-            .field("scheme", &self.scheme)
-            .field("authority", &self.authority)
-            .field("path", &self.path)
-            .field("proof", &proof)
-            .finish()
-    }
-}
 
 /// A proof that passed every check but the key binding and replay.
 pub(crate) struct CheckedProof {
@@ -118,10 +59,10 @@ pub(crate) fn check(
 ) -> Result<CheckedProof, AuthError> {
     let invalid = AuthError::InvalidDpopProof;
     let proof = match request.proof {
-        ProofHeader::Missing => return Err(invalid("missing DPoP proof")),
-        ProofHeader::Several => return Err(invalid("more than one DPoP proof")),
-        ProofHeader::One(proof) if proof.len() > MAX_PROOF_BYTES => return Err(invalid("DPoP proof too large")),
-        ProofHeader::One(proof) => std::str::from_utf8(proof).map_err(|_| invalid("malformed DPoP proof"))?,
+        Values::None => return Err(invalid("missing DPoP proof")),
+        Values::Several => return Err(invalid("more than one DPoP proof")),
+        Values::One(proof) if proof.len() > MAX_PROOF_BYTES => return Err(invalid("DPoP proof too large")),
+        Values::One(proof) => std::str::from_utf8(proof).map_err(|_| invalid("malformed DPoP proof"))?,
     };
     let jwt = jose::parse(proof).map_err(|_| invalid("malformed DPoP proof"))?;
     if !jwt.header.typ.as_deref().is_some_and(|typ| typ.eq_ignore_ascii_case("dpop+jwt")) {

@@ -77,7 +77,7 @@ fn accept(claims: Map<String, Value>, expect: &Expectations, now: u64) -> Result
         return Err("untrusted issuer");
     }
     check_audience(claims.get("aud"), expect)?;
-    let dpop_jkt = claims.get("cnf").map(crate::dpop::confirmation_jkt).transpose()?.flatten();
+    let dpop_jkt = claims.get("cnf").map(crate::confirmation::confirmation_jkt).transpose()?.flatten();
     check_token_type(&claims, expect.require_token_type, dpop_jkt.is_some())?;
     let client_id = optional_str(&claims, "client_id")?.map(str::to_owned);
     // RFC 7662 makes `sub` optional: a client-credentials token names only

@@ -30,9 +30,9 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::ConfigError;
+use crate::confirmation::DpopPolicy;
 use crate::credential::Scheme;
 use crate::discovery::LazyEndpoint;
-use crate::dpop::DpopPolicy;
 use crate::error::AuthError;
 use crate::fetch::{Fetcher, HttpOptions, client_form};
 use crate::principal::Principal;
@@ -40,16 +40,7 @@ use crate::secret::Secret;
 use crate::time::Clock;
 use answer::{Expectations, Verdict, judge};
 
-/// How tokenguard authenticates itself to the introspection endpoint
-/// (RFC 6749 §2.3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum ClientAuth {
-    /// HTTP Basic with the form-encoded client id and secret (`client_secret_basic`).
-    #[default]
-    Basic,
-    /// `client_id` and `client_secret` in the form body (`client_secret_post`).
-    Post,
-}
+pub use crate::fetch::ClientAuth;
 
 /// Configuration of an [`IntrospectionVerifier`].
 #[derive(Debug, Clone)]

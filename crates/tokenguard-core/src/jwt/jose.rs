@@ -241,29 +241,9 @@ fn read_header(header_b64: &str) -> Result<JoseHeader, AuthError> {
         return Err(AuthError::InvalidToken("unsupported critical header"));
     }
     Ok(JoseHeader {
-        alg: algorithm(&header.alg)?,
+        alg: crate::keys::algorithm(&header.alg).map_err(AuthError::InvalidToken)?,
         kid: header.kid.map(Cow::into_owned),
         typ: header.typ.map(Cow::into_owned),
-    })
-}
-
-/// Maps a JWS `alg` name to an algorithm. `none` and anything unknown fail;
-/// names are case-sensitive (RFC 7515 §4.1.1).
-pub fn algorithm(name: &str) -> Result<Algorithm, AuthError> {
-    Ok(match name {
-        "HS256" => Algorithm::HS256,
-        "HS384" => Algorithm::HS384,
-        "HS512" => Algorithm::HS512,
-        "RS256" => Algorithm::RS256,
-        "RS384" => Algorithm::RS384,
-        "RS512" => Algorithm::RS512,
-        "PS256" => Algorithm::PS256,
-        "PS384" => Algorithm::PS384,
-        "PS512" => Algorithm::PS512,
-        "ES256" => Algorithm::ES256,
-        "ES384" => Algorithm::ES384,
-        "EdDSA" => Algorithm::EdDSA,
-        _ => return Err(AuthError::InvalidToken("unsupported algorithm")),
     })
 }
 

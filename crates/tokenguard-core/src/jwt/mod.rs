@@ -9,12 +9,19 @@
 //! as well.
 
 pub mod jose;
-pub mod keys;
 pub mod mapping;
 pub mod rules;
 mod verifier;
 
-pub use keys::{StaticKey, VerificationKey};
+pub use crate::keys::{StaticKey, VerificationKey};
+
+/// The keys tokens are verified with: JWKs and static keys, each with the
+/// algorithms it allows.
+pub mod keys {
+    pub use crate::keys::{
+        DEFAULT_ALGORITHMS, MIN_HMAC_SECRET_BYTES, MIN_RSA_BITS, StaticKey, StaticKeyError, VerificationKey, algorithm,
+    };
+}
 pub use mapping::ClaimMapping;
 pub(crate) use rules::CheckedClaims;
 pub use rules::{JwtRules, TypPolicy};

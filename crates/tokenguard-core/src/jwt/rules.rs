@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::dpop::DpopPolicy;
+use crate::confirmation::DpopPolicy;
 use crate::error::AuthError;
 use crate::jwt::jose::{ClaimsView, JoseHeader, string};
 use crate::jwt::mapping::ClaimMapping;
@@ -145,7 +145,7 @@ impl JwtRules {
             Some(cnf) => {
                 let cnf =
                     serde_json::from_str(cnf.get()).map_err(|_| AuthError::InvalidToken("malformed confirmation"))?;
-                crate::dpop::confirmation_jkt(&cnf).map_err(AuthError::InvalidToken)?
+                crate::confirmation::confirmation_jkt(&cnf).map_err(AuthError::InvalidToken)?
             }
         };
         Ok(CheckedClaims { subject, client_id, scopes, roles, expires_at, dpop_jkt })

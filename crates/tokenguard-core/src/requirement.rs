@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{Scopes, is_scope_token};
 use crate::error::AuthError;
 use crate::principal::Principal;
+use crate::scope::{Scopes, is_scope_token};
 
 /// What a route requires of a principal: scopes or roles, all or any of them.
 ///

@@ -1,21 +1,21 @@
-//! [`Scopes`]: what a principal may do, and [`ScopeRequirement`]: what a
-//! route requires of it.
+//! [`Scopes`]: what a principal may do.
 //!
 //! Scopes are compared as whole tokens: `readonly` never satisfies `read`, and
 //! `read:all` never satisfies `read`.
-
-mod requirement;
 
 use std::fmt;
 
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
-pub use requirement::ScopeRequirement;
-
 /// A set of scope tokens (RFC 6749 §3.3), in the order they were given.
+///
+/// Held as the `scope` parameter's own form — the names separated by one
+/// space — in one allocation. A name is a scope token, which has no space:
+/// a name holding one is left out rather than split into two (which would
+/// grant what the issuer did not).
 #[derive(Clone, Default, PartialEq, Eq)]
-pub struct Scopes(Vec<Box<str>>);
+pub struct Scopes(Box<str>);
 
 impl Scopes {
     /// No scopes.
@@ -50,7 +50,11 @@ impl Scopes {
             (None, Some(Value::String(scp))) => Ok(Self::from_space_separated(scp)),
             (None, Some(Value::Array(items))) => items
                 .iter()
-                .map(|item| item.as_str().ok_or("the scp claim has a non-string entry"))
+                .map(|item| match item.as_str() {
+                    Some(name) if !name.contains(' ') => Ok(name),
+                    Some(_) => Err("the scp claim has an entry that is not a scope token"),
+                    None => Err("the scp claim has a non-string entry"),
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Self::from_iter),
             (None, Some(_)) => Err("the scp claim is neither a string nor an array"),
@@ -78,7 +82,7 @@ impl Scopes {
 
     /// Whether `scope` is one of the scopes (exact match).
     pub fn contains(&self, scope: &str) -> bool {
-        self.0.iter().any(|held| **held == *scope)
+        self.iter().any(|held| held == scope)
     }
 
     /// Whether every scope in `required` is present.
@@ -88,12 +92,12 @@ impl Scopes {
 
     /// The scopes, in order.
     pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|scope| &**scope)
+        self.0.split(' ').filter(|name| !name.is_empty())
     }
 
     /// The number of scopes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.iter().count()
     }
 
     /// Whether there are no scopes.
@@ -104,13 +108,13 @@ impl Scopes {
 
 impl<'a> FromIterator<&'a str> for Scopes {
     fn from_iter<I: IntoIterator<Item = &'a str>>(iter: I) -> Self {
-        let mut kept: Vec<Box<str>> = Vec::new();
+        let mut kept: Vec<&str> = Vec::new();
         for scope in iter {
-            if !scope.is_empty() && !kept.iter().any(|held| **held == *scope) {
-                kept.push(scope.into());
+            if !scope.is_empty() && !scope.contains(' ') && !kept.contains(&scope) {
+                kept.push(scope);
             }
         }
-        Self(kept)
+        Self(kept.join(" ").into())
     }
 }
 
@@ -138,7 +142,7 @@ const fn is_scope_char(b: u8) -> bool {
 }
 
 /// Whether `names` is a space-separated list of at least one RFC 6749
-/// scope token — what [`ScopeRequirement::new`] accepts. A `const fn`, so
+/// scope token — what [`ScopeRequirement::new`](crate::ScopeRequirement::new) accepts. A `const fn`, so
 /// that guards declared with literals are checked when they are compiled.
 pub const fn is_scope_list(names: &str) -> bool {
     let bytes = names.as_bytes();
@@ -169,10 +173,10 @@ mod tests {
     #[test]
     fn sets_keep_order_and_drop_duplicates_and_empty_names() {
         let scopes: Scopes = ["b", "", "a", "b", "with space"].into_iter().collect();
-        assert_eq!(scopes.iter().collect::<Vec<_>>(), ["b", "a", "with space"]);
-        assert_eq!(scopes.len(), 3);
-        assert!(!scopes.contains("with") && !scopes.contains(""));
-        assert_eq!(scopes, Scopes::from_iter(["b", "a", "with space"]));
+        assert_eq!(scopes.iter().collect::<Vec<_>>(), ["b", "a"], "a name with a space is no scope token");
+        assert_eq!(scopes.len(), 2);
+        assert!(!scopes.contains("with") && !scopes.contains("space") && !scopes.contains(""));
+        assert_eq!(scopes, Scopes::from_iter(["b", "a"]));
         let none = Scopes::from_space_separated("   ");
         assert!(none.is_empty() && none.iter().next().is_none());
         assert_eq!(none, Scopes::empty());
@@ -196,6 +200,8 @@ mod tests {
         assert!(Scopes::from_claims(&claims(json!({"scope": ["a"]}))).is_err());
         assert!(Scopes::from_claims(&claims(json!({"scp": [1]}))).is_err());
         assert!(Scopes::from_claims(&claims(json!({"scp": 1}))).is_err());
+        // An entry holding a space would read as two scopes: the claim is refused.
+        assert!(Scopes::from_claims(&claims(json!({"scp": ["read write"]}))).is_err());
     }
 
     #[test]

@@ -150,7 +150,7 @@ impl VerificationKey {
         };
         let algorithms = match text("alg")? {
             Some(name) => {
-                let alg = crate::jwt::jose::algorithm(name).map_err(|_| "unsupported alg")?;
+                let alg = algorithm(name).map_err(|_| "unsupported alg")?;
                 if !family.algorithms().contains(&alg) {
                     return Err("alg does not fit the key type");
                 }
@@ -333,6 +333,26 @@ impl StaticKey {
         let material = KeyMaterial::Public(key.try_get_as_bytes().map_err(|_| StaticKeyError::BadPem)?.to_vec());
         VerificationKey::new(None, vec![alg], &material, None).map(Self).map_err(|_| StaticKeyError::BadPem)
     }
+}
+
+/// Maps a JWS `alg` name to an algorithm. `none` and anything unknown fail;
+/// names are case-sensitive (RFC 7515 §4.1.1).
+pub fn algorithm(name: &str) -> Result<Algorithm, &'static str> {
+    Ok(match name {
+        "HS256" => Algorithm::HS256,
+        "HS384" => Algorithm::HS384,
+        "HS512" => Algorithm::HS512,
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" => Algorithm::EdDSA,
+        _ => return Err("unsupported algorithm"),
+    })
 }
 
 #[cfg(test)]
