@@ -16,7 +16,7 @@ pub struct Claims<T>(pub T);
 impl<T: DeserializeOwned> Claims<T> {
     /// Deserializes `principal`'s claims.
     pub fn from_principal(principal: &Principal) -> Result<Self, AuthError> {
-        T::deserialize(principal.claims())
+        serde_json::from_str(principal.claims_json())
             .map(Claims)
             .map_err(|_| AuthError::InvalidToken("the token lacks claims this route needs"))
     }

@@ -40,7 +40,11 @@ impl PrincipalKind {
 pub struct Principal(Arc<Inner>);
 
 struct Inner {
+    /// Every field but `claims`, kept as JSON text below.
     parts: Parts,
+    /// The verified claims, a JSON object: a JWT's payload as it came, parsed
+    /// only when a handler asks, not on every verification.
+    claims: Box<str>,
     /// The RFC 7638 thumbprint of the key a DPoP-bound token is bound to (`cnf.jkt`).
     dpop_jkt: Option<Box<str>>,
 }
@@ -73,8 +77,17 @@ impl Principal {
     }
 
     /// A principal whose token is bound to the DPoP key `dpop_jkt`, if any.
-    pub(crate) fn bound(parts: Parts, dpop_jkt: Option<String>) -> Self {
-        Self(Arc::new(Inner { parts, dpop_jkt: dpop_jkt.map(String::into_boxed_str) }))
+    pub(crate) fn bound(mut parts: Parts, dpop_jkt: Option<String>) -> Self {
+        let claims = serde_json::to_string(&std::mem::take(&mut parts.claims)).unwrap_or_else(|_| "{}".to_owned());
+        Self::with_claims_json(parts, claims, dpop_jkt)
+    }
+
+    /// A principal whose claims are the JSON object `claims` (the `claims`
+    /// of `parts` is not read).
+    pub(crate) fn with_claims_json(mut parts: Parts, claims: String, dpop_jkt: Option<String>) -> Self {
+        parts.claims = Map::new();
+        let dpop_jkt = dpop_jkt.map(String::into_boxed_str);
+        Self(Arc::new(Inner { parts, claims: claims.into_boxed_str(), dpop_jkt }))
     }
 
     /// The thumbprint of the key this principal's token is bound to
@@ -128,15 +141,21 @@ impl Principal {
         self.0.parts.expires_at
     }
 
-    /// The verified claims.
-    pub fn claims(&self) -> &Map<String, Value> {
-        &self.0.parts.claims
+    /// The verified claims, parsed from their JSON on each call (for a
+    /// type of your own, take [`Claims<T>`](crate::Claims)).
+    pub fn claims(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.0.claims).unwrap_or_default()
+    }
+
+    /// The verified claims as JSON text (an object).
+    pub fn claims_json(&self) -> &str {
+        &self.0.claims
     }
 }
 
 impl PartialEq for Principal {
     fn eq(&self, other: &Self) -> bool {
-        self.0.parts == other.0.parts && self.0.dpop_jkt == other.0.dpop_jkt
+        self.0.parts == other.0.parts && self.0.claims == other.0.claims && self.0.dpop_jkt == other.0.dpop_jkt
     }
 }
 

@@ -66,9 +66,9 @@ pub(crate) fn principal(checked: CheckedClaims, rules: &JwtRules, payload: &str)
         scopes: checked.scopes,
         roles: checked.roles,
         expires_at: Some(checked.expires_at),
-        claims: serde_json::from_str(payload).unwrap_or_default(),
+        claims: serde_json::Map::new(),
     };
-    Principal::bound(parts, checked.dpop_jkt)
+    Principal::with_claims_json(parts, payload.to_owned(), checked.dpop_jkt)
 }
 
 /// Largest signature accepted: RSA-8192 (1024 bytes).
