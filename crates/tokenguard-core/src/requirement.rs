@@ -18,7 +18,7 @@ use crate::scope::{Scopes, is_scope_token};
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScopeRequirement {
-    names: Scopes,
+    names: Box<[Box<str>]>,
     /// The names as a 403 challenge's `scope` attribute shows them; shared,
     /// as guards are cloned with their service.
     display: Arc<str>,
@@ -65,6 +65,7 @@ impl ScopeRequirement {
             "a required scope or role must be a non-empty RFC 6749 scope token"
         );
         let display: Arc<str> = names.iter().collect::<Vec<_>>().join(" ").into();
+        let names = names.iter().map(Box::from).collect();
         Self { names, display, of, any }
     }
 

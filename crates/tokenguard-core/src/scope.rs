@@ -82,7 +82,7 @@ impl Scopes {
 
     /// Whether `scope` is one of the scopes (exact match).
     pub fn contains(&self, scope: &str) -> bool {
-        self.iter().any(|held| held == scope)
+        !scope.is_empty() && self.0.as_bytes().split(|&byte| byte == b' ').any(|held| held == scope.as_bytes())
     }
 
     /// Whether every scope in `required` is present.
