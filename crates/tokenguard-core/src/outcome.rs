@@ -27,7 +27,16 @@ pub enum Mode {
 /// value they insert); extractors and scope guards answer from it, with
 /// the challenges of the authenticator that decided.
 ///
-/// Cheap to clone (shared).
+/// Cheap to clone (shared). A service without extractors (plain tower)
+/// reads the principal from it:
+///
+/// ```
+/// use tokenguard_core::plumbing::AuthOutcome;
+///
+/// fn subject<B>(request: &http::Request<B>) -> Option<&str> {
+///     request.extensions().get::<AuthOutcome>()?.principal().map(|principal| principal.subject())
+/// }
+/// ```
 #[derive(Clone)]
 pub struct AuthOutcome(Arc<Decided>);
 
