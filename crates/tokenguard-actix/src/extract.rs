@@ -64,14 +64,7 @@ impl FromRequest for OptionalPrincipal {
 #[macro_export]
 macro_rules! scope_guard {
     ($($(#[$meta:meta])* $vis:vis struct $name:ident = $kind:ident($names:literal);)+) => {$(
-        $(#[$meta])*
-        #[derive(Clone, Debug)]
-        $vis struct $name(pub $crate::Principal);
-
-        const _: () = ::core::assert!(
-            $crate::__private::is_scope_list($names),
-            ::core::concat!("scope_guard!: ", ::core::stringify!($name), " needs space-separated RFC 6749 scope tokens"),
-        );
+        $crate::__private::guard_type!($(#[$meta])* $vis struct $name, $names);
 
         impl $crate::__private::FromRequest for $name {
             type Error = $crate::__private::PrincipalRejection;
@@ -96,10 +89,11 @@ pub mod __private {
     pub use actix_web::dev::Payload;
     pub use actix_web::{FromRequest, HttpRequest};
     pub use tokenguard_core::ScopeRequirement;
-    pub use tokenguard_core::plumbing::{PrincipalRejection, is_scope_list};
+    pub use tokenguard_core::plumbing::PrincipalRejection;
 
     pub use super::guard;
 
+    pub use tokenguard_core::scope_guard_type as guard_type;
     pub use tokenguard_core::scope_requirement as requirement;
 }
 

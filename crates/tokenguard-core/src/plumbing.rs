@@ -120,3 +120,21 @@ macro_rules! auth_layer_constructors {
         }
     };
 }
+
+/// Declares a scope guard's type for the adapters' `scope_guard!` macros —
+/// a newtype over the [`Principal`](crate::Principal) it lets through —
+/// and checks its list when the program is compiled.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! scope_guard_type {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident, $names:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug)]
+        $vis struct $name(pub $crate::Principal);
+
+        const _: () = ::core::assert!(
+            $crate::plumbing::is_scope_list($names),
+            ::core::concat!("scope_guard!: ", ::core::stringify!($name), " needs space-separated RFC 6749 scope tokens"),
+        );
+    };
+}

@@ -64,14 +64,7 @@ use tokenguard_core::{Principal, ScopeRequirement};
 #[macro_export]
 macro_rules! scope_guard {
     ($($(#[$meta:meta])* $vis:vis struct $name:ident = $kind:ident($names:literal);)+) => {$(
-        $(#[$meta])*
-        #[derive(Clone, Debug)]
-        $vis struct $name(pub $crate::Principal);
-
-        const _: () = ::core::assert!(
-            $crate::__private::is_scope_list($names),
-            ::core::concat!("scope_guard!: ", ::core::stringify!($name), " needs space-separated RFC 6749 scope tokens"),
-        );
+        $crate::__private::guard_type!($(#[$meta])* $vis struct $name, $names);
 
         impl<S: ::core::marker::Send + ::core::marker::Sync> $crate::__private::FromRequestParts<S> for $name {
             type Rejection = $crate::PrincipalRejection;
@@ -95,10 +88,10 @@ pub mod __private {
     pub use axum_core::extract::FromRequestParts;
     pub use http::request::Parts;
     pub use tokenguard_core::ScopeRequirement;
-    pub use tokenguard_core::plumbing::is_scope_list;
 
     pub use super::guard;
 
+    pub use tokenguard_core::scope_guard_type as guard_type;
     pub use tokenguard_core::scope_requirement as requirement;
 }
 
