@@ -140,7 +140,10 @@ impl Authenticator {
         let (scheme, token) = (credential.scheme(), credential.token());
         let outcome = match self.inner.tokens.get(value) {
             Some(outcome) => outcome,
-            None => self.verify_uncached(scheme, token, value).await?,
+            None => {
+                self.inner.tokens.forget_dead(value);
+                self.verify_uncached(scheme, token, value).await?
+            }
         };
         if scheme == Scheme::DPoP {
             self.check_proof(&outcome, token, dpop).await?;
