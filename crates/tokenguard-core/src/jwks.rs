@@ -35,6 +35,15 @@ use crate::keys::VerificationKey;
 /// Largest number of usable keys kept from one JWKS document.
 pub const MAX_KEYS: usize = 64;
 
+impl std::fmt::Display for JwksSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JwksSource::Discovery { issuer } => write!(f, "issuer {issuer}"),
+            JwksSource::Uri(url) => write!(f, "JWKS {url}"),
+        }
+    }
+}
+
 /// How the key set is found.
 #[derive(Debug, Clone)]
 pub(crate) enum JwksSource {
@@ -231,15 +240,18 @@ impl JwksCache {
         if unknown_kid {
             self.write(|state| state.last_miss_refresh = Some(Instant::now()));
         }
+        let started = Instant::now();
         let result = self.fetch().await;
         let now = Instant::now();
+        let source = &self.inner.source;
+        let elapsed_ms = now.duration_since(started).as_millis() as u64;
         let options = &self.inner.options;
         self.write(|state| {
             state.generation += 1;
             match result {
                 Ok((metadata, keys, max_age)) => {
                     let ttl = max_age.map_or(options.default_ttl, |age| age.clamp(options.min_ttl, options.max_ttl));
-                    tracing::debug!(keys = keys.len(), ttl_secs = ttl.as_secs(), "fetched signing keys");
+                    tracing::info!(%source, keys = keys.len(), ttl_secs = ttl.as_secs(), elapsed_ms, "fetched signing keys");
                     state.metadata = metadata.or(state.metadata.take());
                     state.keys = Some(keys);
                     state.fresh_until = Some(now + ttl);
@@ -247,7 +259,7 @@ impl JwksCache {
                     state.retry_at = None;
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "could not fetch signing keys");
+                    tracing::warn!(%source, %error, elapsed_ms, "could not fetch signing keys");
                     state.retry_at = Some(now + options.retry_backoff);
                 }
             }

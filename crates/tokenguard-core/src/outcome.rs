@@ -77,6 +77,29 @@ impl AuthOutcome {
         }
     }
 
+    /// Records what was decided in `span` (see the authenticator's
+    /// `tokenguard.authenticate` span): never a credential.
+    pub(crate) fn record_in(&self, span: &tracing::Span) {
+        if span.is_disabled() {
+            return;
+        }
+        span.record("scheme", self.scheme().map(Scheme::as_str));
+        match &self.0.verdict {
+            Verdict::Authenticated { principal, .. } => {
+                span.record("outcome", "authenticated");
+                span.record("kind", principal.kind().as_str());
+                span.record("issuer", principal.issuer());
+            }
+            Verdict::Anonymous => {
+                span.record("outcome", "anonymous");
+            }
+            Verdict::Refused { error, .. } => {
+                span.record("outcome", "refused");
+                span.record("reason", error.description());
+            }
+        }
+    }
+
     /// The verified principal, if any.
     pub fn principal(&self) -> Option<&Principal> {
         match &self.0.verdict {

@@ -15,6 +15,8 @@ mod builder;
 
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 pub use builder::AuthenticatorBuilder;
 
 use crate::api_key_verifier::ApiKeyVerifier;
@@ -63,6 +65,12 @@ impl Authenticator {
     /// credential, a malformed one, or one verified before (one cache
     /// lookup, no allocation). `None`: call [`Authenticator::authenticate`].
     pub fn authenticate_cached(&self, request: &RequestView<'_>) -> Option<AuthOutcome> {
+        let outcome = self.decide_cached(request)?;
+        outcome.record_in(&authentication_span(true));
+        Some(outcome)
+    }
+
+    fn decide_cached(&self, request: &RequestView<'_>) -> Option<AuthOutcome> {
         // The same `Authorization` value parses to the same credential: one
         // verified before is answered without parsing it again — except a
         // DPoP-bound token, whose proof is checked on every request.
@@ -81,6 +89,13 @@ impl Authenticator {
     /// Decides `request`: its credential verified (from the cache when it
     /// was verified before), or anonymous, or refused.
     pub async fn authenticate(&self, request: &RequestView<'_>) -> AuthOutcome {
+        let span = authentication_span(false);
+        let outcome = self.decide_uncached(request).instrument(span.clone()).await;
+        outcome.record_in(&span);
+        outcome
+    }
+
+    async fn decide_uncached(&self, request: &RequestView<'_>) -> AuthOutcome {
         let credential = match self.extract(request) {
             Ok(Some(credential)) => credential,
             Ok(None) => return self.inner.anonymous.clone(),
@@ -247,6 +262,22 @@ impl Authenticator {
     pub fn challenges(&self) -> &Challenges {
         &self.inner.challenges
     }
+}
+
+/// One span per authentication, at `debug`: what was presented and what
+/// was decided (filled in by [`AuthOutcome::record_in`]) — never a
+/// credential or any part of one. `cached`: answered without verification.
+fn authentication_span(cached: bool) -> tracing::Span {
+    use tracing::field::Empty;
+    tracing::debug_span!(
+        "tokenguard.authenticate",
+        cached,
+        scheme = Empty,
+        kind = Empty,
+        issuer = Empty,
+        outcome = Empty,
+        reason = Empty,
+    )
 }
 
 impl std::fmt::Debug for Authenticator {
