@@ -96,14 +96,10 @@ impl Authenticator {
     }
 
     async fn decide_uncached(&self, request: &RequestView<'_>) -> AuthOutcome {
-        let credential = match self.extract(request) {
-            Ok(Some(credential)) => credential,
+        let (credential, value) = match self.extract(request) {
+            Ok(Some(presented)) => presented,
             Ok(None) => return self.inner.anonymous.clone(),
             Err(error) => return self.refuse(error, None),
-        };
-        // A credential comes from the one `Authorization` value.
-        let Values::One(value) = request.authorization() else {
-            return self.refuse(AuthError::InvalidRequest("more than one Authorization header"), None);
         };
         match self.decide(credential, value, Some(&request.dpop())).await {
             Ok(outcome) => outcome,
@@ -121,20 +117,21 @@ impl Authenticator {
         outcome.principal().cloned().ok_or(AuthError::MissingCredentials)
     }
 
-    /// The credential of `request`, if it carries one we accept.
-    fn extract<'a>(&self, request: &RequestView<'a>) -> Result<Option<Credential<'a>>, AuthError> {
-        let credential = match request.authorization() {
+    /// The credential of `request`, if it carries one we accept, and the
+    /// `Authorization` value it came in.
+    fn extract<'a>(&self, request: &RequestView<'a>) -> Result<Option<(Credential<'a>, &'a [u8])>, AuthError> {
+        let value = match request.authorization() {
             Values::None => return Ok(None),
-            Values::One(value) => credential::parse_authorization(value)?,
+            Values::One(value) => value,
             Values::Several => return Err(AuthError::InvalidRequest("more than one Authorization header")),
         };
-        match credential {
+        match credential::parse_authorization(value)? {
             // Without DPoP enabled, `DPoP` is a scheme like `Basic`: not ours.
             Some(credential) if credential.scheme() == Scheme::DPoP && self.inner.dpop.is_none() => Ok(None),
             Some(credential) if credential.token().len() > MAX_TOKEN_BYTES => {
                 Err(AuthError::InvalidToken("token too large"))
             }
-            credential => Ok(credential),
+            credential => Ok(credential.map(|credential| (credential, value))),
         }
     }
 
