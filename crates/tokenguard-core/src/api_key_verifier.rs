@@ -9,7 +9,7 @@ use crate::apikey::{FormatCheck, KeyDigest, check_format};
 use crate::error::AuthError;
 use crate::principal::{Parts, Principal, PrincipalKind};
 use crate::scope::Scopes;
-use crate::store::{CacheOptions, CachedKeyStore, KeyStore};
+use crate::store::{CacheOptions, CachedKeyStore, Epoch, KeyStore};
 use crate::time::Clock;
 
 /// Checks API keys: format and checksum first (no I/O), then the store,
@@ -24,7 +24,8 @@ pub struct ApiKeyVerifier {
 impl ApiKeyVerifier {
     /// Keys with `prefix` are checked for format and checksum; other keys
     /// (legacy, imported) are looked up by digest only. Lookups are cached
-    /// with [`CacheOptions::default`] (a revoked key is refused within 5 s).
+    /// with [`CacheOptions::default`] (a revoked key is refused within 5 s, at once when the store
+    /// pushes changes).
     pub fn new(store: Arc<dyn KeyStore>, prefix: impl Into<Arc<str>>) -> Self {
         Self::with_cache(store, prefix, CacheOptions::default())
     }
@@ -64,13 +65,20 @@ impl ApiKeyVerifier {
     /// `Ok(None)`, so the caller may try another verifier (an opaque bearer
     /// token that is not one of our keys goes to introspection).
     pub async fn find(&self, key: &str) -> Result<Option<Principal>, AuthError> {
+        Ok(self.find_witnessed(key).await?.map(|(principal, _)| principal))
+    }
+
+    /// Like [`ApiKeyVerifier::find`], with what the principal's validity
+    /// hangs on: it dies when the store reports a change made since.
+    pub(crate) async fn find_witnessed(&self, key: &str) -> Result<Option<(Principal, Arc<Epoch>)>, AuthError> {
         if check_format(key, &self.prefix) == FormatCheck::Corrupt {
             return Err(AuthError::InvalidToken("malformed API key"));
         }
         let digest = KeyDigest::of(key);
-        let record = self.store.find_by_digest(&digest).await.map_err(|error| {
-            tracing::warn!(%error, "API key store unavailable");
-            AuthError::Unavailable { reason: "the key store is unavailable", retry_after: Duration::from_secs(5) }
+        let epoch = self.store.epoch();
+        let record = self.store.lookup(&digest).await.map_err(|error| {
+            tracing::debug!(%error, "API key store unavailable");
+            AuthError::Unavailable { reason: "the key store is unavailable", retry_after: Duration::from_secs(1) }
         })?;
         let Some(record) = record else {
             return Ok(None);
@@ -87,15 +95,16 @@ impl ApiKeyVerifier {
         if let Some(name) = &record.name {
             claims.insert("name".into(), Value::String(name.clone()));
         }
-        Ok(Some(Principal::new(Parts {
-            subject: record.subject,
+        let principal = Principal::new(Parts {
+            subject: record.subject.clone(),
             kind: PrincipalKind::ApiKey,
             issuer: None,
             client_id: None,
-            scopes: record.scopes,
+            scopes: record.scopes.clone(),
             roles: Scopes::empty(),
             expires_at: record.expires_at,
             claims,
-        })))
+        });
+        Ok(Some((principal, epoch)))
     }
 }

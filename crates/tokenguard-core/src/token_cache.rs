@@ -9,6 +9,7 @@
 //! that key leaves the issuer's JWKS, the entry is dead. Failures are never
 //! cached here.
 
+use std::any::Any;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -18,6 +19,7 @@ use quick_cache::{Equivalent, Weighter};
 
 use crate::jwt::VerificationKey;
 use crate::outcome::AuthOutcome;
+use crate::store::{Epoch, witness};
 use crate::time::Clock;
 
 /// Bounds of the verified-token cache.
@@ -50,13 +52,15 @@ struct TokenKey {
     /// The `Authorization` value, e.g. `Bearer eyJ…`.
     value: Box<[u8]>,
     expires: Instant,
-    /// The key that verified a JWT; a dead `Weak` means it left the JWKS.
-    signing_key: Option<Weak<VerificationKey>>,
+    /// What the verification hangs on: the key that verified a JWT (dead
+    /// once it leaves the JWKS), the key store epoch of an API key (dead
+    /// once the store reports a change).
+    witness: Weak<dyn Any + Send + Sync>,
 }
 
 impl TokenKey {
     fn is_live(&self, now: Instant) -> bool {
-        now < self.expires && self.signing_key.as_ref().is_none_or(|key| key.strong_count() > 0)
+        now < self.expires && self.witness.strong_count() > 0
     }
 }
 
@@ -166,32 +170,23 @@ impl TokenCache {
 
     /// Remembers a verified JWT until its expiry (at most `max_ttl`) or until `key` leaves the JWKS.
     pub(crate) fn insert_jwt(&self, value: &[u8], outcome: &AuthOutcome, key: &Arc<VerificationKey>) {
-        self.insert(value, outcome, Some(key), self.options.max_ttl);
+        self.insert(value, outcome, Arc::downgrade(key) as Weak<dyn Any + Send + Sync>, self.options.max_ttl);
     }
 
-    /// Remembers a verified API key for `api_key_ttl` (at most until it expires).
-    pub(crate) fn insert_api_key(&self, value: &[u8], outcome: &AuthOutcome) {
-        self.insert(value, outcome, None, self.options.api_key_ttl);
+    /// Remembers a verified API key for `api_key_ttl` (at most until it
+    /// expires), or until the key store reports a change since `epoch`.
+    pub(crate) fn insert_api_key(&self, value: &[u8], outcome: &AuthOutcome, epoch: &Arc<Epoch>) {
+        self.insert(value, outcome, witness(epoch), self.options.api_key_ttl);
     }
 
-    fn insert(
-        &self,
-        value: &[u8],
-        outcome: &AuthOutcome,
-        signing_key: Option<&Arc<VerificationKey>>,
-        longest: Duration,
-    ) {
+    fn insert(&self, value: &[u8], outcome: &AuthOutcome, witness: Weak<dyn Any + Send + Sync>, longest: Duration) {
         let Some(cache) = &self.cache else { return };
         let expires_at = outcome.principal().and_then(|principal| principal.expires_at());
         let ttl = expires_at.map_or(longest, |unix| self.clock.until(unix)).min(longest).min(LONGEST_TTL);
         if ttl.is_zero() {
             return;
         }
-        let key = TokenKey {
-            value: value.into(),
-            expires: self.clock.now() + ttl,
-            signing_key: signing_key.map(Arc::downgrade),
-        };
+        let key = TokenKey { value: value.into(), expires: self.clock.now() + ttl, witness };
         cache.insert(key, outcome.clone());
     }
 
@@ -251,8 +246,8 @@ mod tests {
         let cache = cache(1 << 20, &clock);
         let tail = "x".repeat(64);
         let (alice, bob) = (format!("a{tail}"), format!("b{tail}"));
-        cache.insert_api_key(alice.as_bytes(), &outcome("alice", None));
-        cache.insert_api_key(bob.as_bytes(), &outcome("bob", None));
+        cache.insert_api_key(alice.as_bytes(), &outcome("alice", None), &epoch_kept());
+        cache.insert_api_key(bob.as_bytes(), &outcome("bob", None), &epoch_kept());
         assert_eq!(subject(&cache, &alice).as_deref(), Some("alice"));
         assert_eq!(subject(&cache, &bob).as_deref(), Some("bob"));
         assert_eq!(subject(&cache, &format!("c{tail}")), None);
@@ -264,7 +259,7 @@ mod tests {
         let clock = ManualClock::new();
         let cache = cache(1 << 20, &clock);
         let now = clock.clock().unix_seconds();
-        cache.insert_api_key(b"key-ttl", &outcome("alice", None));
+        cache.insert_api_key(b"key-ttl", &outcome("alice", None), &epoch_kept());
         cache.insert_jwt(b"jwt-exp", &outcome("bob", Some(now + 10)), &signing_key_kept());
         clock.advance(Duration::from_millis(1999));
         assert!(subject(&cache, "key-ttl").is_some());
@@ -274,8 +269,25 @@ mod tests {
         assert!(subject(&cache, "jwt-exp").is_none(), "the token's exp");
         assert_eq!(cache.stats().entries, 0, "dead entries are removed when found");
         // Already expired, or expiring now: never cached.
-        cache.insert_api_key(b"expired", &outcome("carol", Some(now)));
+        cache.insert_api_key(b"expired", &outcome("carol", Some(now)), &epoch_kept());
         assert_eq!(cache.stats().entries, 0);
+    }
+
+    /// A key store epoch that no change ends during the test.
+    fn epoch_kept() -> Arc<Epoch> {
+        static EPOCH: std::sync::OnceLock<Arc<Epoch>> = std::sync::OnceLock::new();
+        EPOCH.get_or_init(|| Arc::new(Epoch)).clone()
+    }
+
+    #[test]
+    fn an_api_key_entry_dies_with_its_store_epoch() {
+        let clock = ManualClock::new();
+        let cache = cache(1 << 20, &clock);
+        let epoch = Arc::new(Epoch);
+        cache.insert_api_key(b"key", &outcome("alice", None), &epoch);
+        assert!(subject(&cache, "key").is_some());
+        drop(epoch);
+        assert!(subject(&cache, "key").is_none(), "the store reported a change");
     }
 
     /// A key that stays published for the whole test.
@@ -303,7 +315,7 @@ mod tests {
         let max_bytes = 64 * 1024;
         let cache = cache(max_bytes, &clock);
         for i in 0..10_000 {
-            cache.insert_api_key(format!("token-{i:0>600}").as_bytes(), &outcome("alice", None));
+            cache.insert_api_key(format!("token-{i:0>600}").as_bytes(), &outcome("alice", None), &epoch_kept());
             assert!(cache.stats().bytes <= max_bytes);
         }
         assert!(cache.stats().entries > 0);
@@ -313,7 +325,7 @@ mod tests {
     fn off_caches_nothing() {
         let clock = ManualClock::new();
         let cache = cache(0, &clock);
-        cache.insert_api_key(b"key", &outcome("alice", None));
+        cache.insert_api_key(b"key", &outcome("alice", None), &epoch_kept());
         assert!(subject(&cache, "key").is_none());
     }
 }

@@ -67,16 +67,32 @@ async fn corrupt_keys_never_reach_the_store() {
 }
 
 #[tokio::test]
-async fn repeated_lookups_are_cached_found_or_not() {
+async fn found_keys_are_cached_unknown_ones_are_not() {
     let store = Arc::new(CountingStore::default());
     let verifier = verifier(&store, CacheOptions::default());
     let (key, _) = add_key(&store, "read").await;
     let unknown = apikey::generate("tg");
     for _ in 0..1_000 {
         assert!(verifier.verify(key.expose()).await.is_ok());
+    }
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 1);
+    for _ in 0..10 {
         assert_eq!(verifier.verify(unknown.expose()).await.unwrap_err(), AuthError::InvalidToken("unknown API key"));
     }
-    assert_eq!(store.lookups.load(Ordering::SeqCst), 2);
+    assert_eq!(store.lookups.load(Ordering::SeqCst), 11, "one query per attempt with an unknown key");
+}
+
+#[tokio::test]
+async fn a_key_refused_as_unknown_then_imported_is_accepted_on_the_next_request() {
+    let store = Arc::new(CountingStore::default());
+    let verifier = verifier(&store, CacheOptions::default());
+    // A Django REST Framework token: 40 hex digits, no prefix.
+    let legacy = Secret::new("9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b");
+    assert_eq!(verifier.verify(legacy.expose()).await.unwrap_err(), AuthError::InvalidToken("unknown API key"));
+    let record = ApiKeyRecord::for_key(&legacy, "legacy", Scopes::from_space_separated("read"), None, None);
+    // Imported behind the cache's back, as the CLI does.
+    store.inner.insert(record).await.unwrap();
+    assert_eq!(verifier.verify(legacy.expose()).await.unwrap().subject(), "legacy");
 }
 
 #[tokio::test]

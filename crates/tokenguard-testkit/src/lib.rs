@@ -22,6 +22,7 @@
 
 mod dpop;
 mod keys;
+pub mod postgres;
 mod server;
 mod token;
 
@@ -39,6 +40,7 @@ use tokio::task::JoinHandle;
 pub use dpop::{DpopKey, ProofBuilder};
 pub use keys::KeyAlg;
 use keys::SigningKey;
+pub use postgres::TestPostgres;
 pub use token::{TokenBuilder, now};
 
 /// A fault the issuer's endpoints can be told to show.

@@ -47,7 +47,7 @@ async fn caches_stay_within_their_bounds_under_a_flood() {
     let (_, payload_and_signature) = template.split_once('.').unwrap();
     for n in 0..1_000_000usize {
         let junk = match n % 3 {
-            // Opaque junk: looked up as an API key (negative-cached, bounded).
+            // Opaque junk: one store query each (bounded in flight), nothing cached.
             0 => format!("Bearer junk{n:016x}"),
             // JWT-shaped with a random kid: the JWKS flood guard applies.
             1 => {

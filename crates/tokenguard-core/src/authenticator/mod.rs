@@ -188,23 +188,25 @@ impl Authenticator {
     async fn verify_opaque(&self, scheme: Scheme, token: &str, value: &[u8]) -> Result<AuthOutcome, AuthError> {
         let (api_keys, introspection) = (&self.inner.api_keys, &self.inner.introspection);
         let introspection = introspection.as_ref().filter(|_| scheme == Scheme::Bearer);
-        let principal = match (api_keys, introspection) {
+        let (principal, epoch) = match (api_keys, introspection) {
             (Some(api_keys), Some(introspection)) if !api_keys.has_prefix(token) => {
                 // Keys imported without our prefix are looked up first:
                 // the store is local and cheaper than a call to the issuer.
-                match api_keys.find(token).await? {
-                    Some(principal) => principal,
+                match api_keys.find_witnessed(token).await? {
+                    Some(found) => found,
                     None => return Ok(self.admit(introspection.verify_presented(token, scheme).await?, scheme)),
                 }
             }
-            (Some(api_keys), _) => api_keys.verify(token).await?,
+            (Some(api_keys), _) => {
+                api_keys.find_witnessed(token).await?.ok_or(AuthError::InvalidToken("unknown API key"))?
+            }
             (None, Some(introspection)) => {
                 return Ok(self.admit(introspection.verify_presented(token, scheme).await?, scheme));
             }
             (None, None) => return Err(AuthError::InvalidToken("unsupported token")),
         };
         let outcome = self.admit(principal, scheme);
-        self.inner.tokens.insert_api_key(value, &outcome);
+        self.inner.tokens.insert_api_key(value, &outcome, &epoch);
         Ok(outcome)
     }
 

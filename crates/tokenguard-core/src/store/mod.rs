@@ -22,7 +22,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use cached::{CacheOptions, CachedKeyStore};
+pub use cached::{CacheOptions, CachedKeyStore, StoreHealth};
+pub(crate) use cached::{Epoch, witness};
 pub use memory::MemoryKeyStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresKeyStore;
@@ -99,6 +100,26 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn revoke(&self, id: &str, at: u64) -> Result<bool, StoreError>;
     /// Records that key `id` was used at `at` (called lazily, not per request).
     async fn touch(&self, id: &str, at: u64) -> Result<(), StoreError>;
+    /// Whether the store answers, for readiness probes and for finding out
+    /// that a store which failed is back. Default: always.
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+    /// Changes made to the store by anyone (another instance, the CLI),
+    /// for stores that can push them; [`CachedKeyStore`] follows them so a
+    /// revocation is seen at once. Default: none (caches expire instead).
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<KeyChange>> {
+        None
+    }
+}
+
+/// A change a [`KeyStore`] pushes to its readers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    /// The record of this key was created, changed or deleted.
+    Key(KeyDigest),
+    /// Some records may have changed (notifications were lost).
+    Unknown,
 }
 
 /// Opens the store named by `url`: `memory:`, `sqlite://PATH` or
@@ -107,7 +128,9 @@ pub async fn open(url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
     Ok(open_with_replay_cache(url).await?.0)
 }
 
-/// Like [`open`], with the DPoP [`ReplayCache`] that fits the store: the
+/// Like [`open`], for servers: a PostgreSQL store is connected lazily
+/// ([`PostgresKeyStore::connect_lazy`]), so a server starts while the
+/// database is down. With the DPoP [`ReplayCache`] that fits the store: the
 /// PostgreSQL store itself, so that a fleet sharing keys shares replay
 /// protection; a [`MemoryReplayCache`] (one process) for the others.
 pub async fn open_with_replay_cache(url: &str) -> Result<(Arc<dyn KeyStore>, Arc<dyn ReplayCache>), StoreError> {
@@ -124,7 +147,7 @@ pub async fn open_with_replay_cache(url: &str) -> Result<(Arc<dyn KeyStore>, Arc
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         #[cfg(feature = "postgres")]
         {
-            let store = Arc::new(PostgresKeyStore::open(url).await?);
+            let store = Arc::new(PostgresKeyStore::connect_lazy(url)?);
             return Ok((store.clone(), store));
         }
         #[cfg(not(feature = "postgres"))]

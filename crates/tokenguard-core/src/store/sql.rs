@@ -39,6 +39,33 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
+/// PostgreSQL only: every change to a key that matters to a verifier is
+/// announced on [`CHANGES_CHANNEL`] with the key's digest (hex), whoever
+/// makes it (a server, the CLI, plain SQL) — not the lazy `last_used_at`.
+pub(super) const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1001,
+        "CREATE OR REPLACE FUNCTION tokenguard_api_keys_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                PERFORM pg_notify('tokenguard_api_keys', encode(OLD.digest, 'hex'));
+            ELSE
+                PERFORM pg_notify('tokenguard_api_keys', encode(NEW.digest, 'hex'));
+            END IF;
+            RETURN NULL;
+        END $$",
+    ),
+    (
+        1002,
+        "CREATE TRIGGER tokenguard_api_keys_changed \
+         AFTER INSERT OR DELETE OR UPDATE OF digest, subject, scopes, name, expires_at, revoked_at \
+         ON tokenguard_api_keys FOR EACH ROW EXECUTE FUNCTION tokenguard_api_keys_notify()",
+    ),
+];
+
+/// The `LISTEN/NOTIFY` channel of key changes (PostgreSQL).
+pub(super) const CHANGES_CHANNEL: &str = "tokenguard_api_keys";
+
 /// Records a proof unless a live record of it exists (an expired one is
 /// renewed): one row affected means first use.
 pub(super) const RECORD_PROOF: &str = "INSERT INTO tokenguard_dpop_proofs (id, expires_at) VALUES ($1, $2) \
@@ -126,18 +153,37 @@ pub(super) const TOUCH: &str = "UPDATE tokenguard_api_keys SET last_used_at = $1
 /// [`ReplayCache`](crate::dpop::ReplayCache) for a store with a
 /// `pool` field, using the shared statements above.
 macro_rules! impl_sql_key_store {
-    ($store:ty, digest_type = $digest_type:literal, begin = $begin:literal, migration_lock = $lock:expr) => {
+    (
+        $store:ty,
+        digest_type = $digest_type:literal,
+        begin = $begin:literal,
+        migration_lock = $lock:expr,
+        dialect_migrations = $dialect:expr
+    ) => {
         impl $store {
+            /// Creates the schema on first use: a store opened while the
+            /// database is down starts working once it answers.
+            async fn ready(&self) -> Result<(), StoreError> {
+                self.schema.get_or_try_init(|| self.migrate()).await.map(|_| ())
+            }
+
             async fn migrate(&self) -> Result<(), StoreError> {
-                for (version, statement) in sql::MIGRATIONS {
+                let dialect: &[(i64, &str)] = $dialect;
+                for (version, statement) in sql::MIGRATIONS.iter().chain(dialect) {
                     let statement = statement.replace("{digest_type}", $digest_type);
                     // Already applied (the usual case): open read-only, so a CLI
                     // opening the store never contends with running servers.
-                    let applied: Option<(i64,)> = sqlx::query_as(sql::MIGRATION_APPLIED)
+                    // A database error here is the migrations table not existing yet;
+                    // any other (the server unreachable) is the answer.
+                    let applied: Option<(i64,)> = match sqlx::query_as(sql::MIGRATION_APPLIED)
                         .bind(version)
                         .fetch_optional(&self.pool)
                         .await
-                        .unwrap_or(None);
+                    {
+                        Ok(applied) => applied,
+                        Err(sqlx::Error::Database(_)) => None,
+                        Err(error) => return Err(store_error(error)),
+                    };
                     if applied.is_some() {
                         continue;
                     }
@@ -147,6 +193,16 @@ macro_rules! impl_sql_key_store {
                         sqlx::query(lock).execute(&mut *transaction).await.map_err(store_error)?;
                     }
                     sqlx::query(sql::CREATE_MIGRATIONS_TABLE).execute(&mut *transaction).await.map_err(store_error)?;
+                    // Another instance may have applied it while we waited for the lock.
+                    let applied: Option<(i64,)> = sqlx::query_as(sql::MIGRATION_APPLIED)
+                        .bind(version)
+                        .fetch_optional(&mut *transaction)
+                        .await
+                        .map_err(store_error)?;
+                    if applied.is_some() {
+                        transaction.commit().await.map_err(store_error)?;
+                        continue;
+                    }
                     sqlx::query(sqlx::AssertSqlSafe(statement))
                         .execute(&mut *transaction)
                         .await
@@ -166,6 +222,7 @@ macro_rules! impl_sql_key_store {
         #[async_trait::async_trait]
         impl KeyStore for $store {
             async fn find_by_digest(&self, digest: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
+                self.ready().await?;
                 let row: Option<sql::Row> = sqlx::query_as(sql::FIND_BY_DIGEST)
                     .bind(digest.as_bytes().to_vec())
                     .fetch_optional(&self.pool)
@@ -176,6 +233,7 @@ macro_rules! impl_sql_key_store {
             }
 
             async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
+                self.ready().await?;
                 let row = sql::to_row(&record);
                 sqlx::query(sql::INSERT)
                     .bind(row.0)
@@ -194,11 +252,13 @@ macro_rules! impl_sql_key_store {
             }
 
             async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+                self.ready().await?;
                 let rows: Vec<sql::Row> = sqlx::query_as(sql::LIST).fetch_all(&self.pool).await.map_err(store_error)?;
                 rows.into_iter().map(sql::from_row).collect()
             }
 
             async fn revoke(&self, id: &str, at: u64) -> Result<bool, StoreError> {
+                self.ready().await?;
                 let result = sqlx::query(sql::REVOKE)
                     .bind(sql::to_i64(at))
                     .bind(id.to_owned())
@@ -209,6 +269,7 @@ macro_rules! impl_sql_key_store {
             }
 
             async fn touch(&self, id: &str, at: u64) -> Result<(), StoreError> {
+                self.ready().await?;
                 sqlx::query(sql::TOUCH)
                     .bind(sql::to_i64(at))
                     .bind(id.to_owned())
@@ -216,6 +277,16 @@ macro_rules! impl_sql_key_store {
                     .await
                     .map_err(store_error)?;
                 Ok(())
+            }
+
+            async fn ping(&self) -> Result<(), StoreError> {
+                self.ready().await?;
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
+                Ok(())
+            }
+
+            fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<super::KeyChange>> {
+                self.subscribe()
             }
         }
 
@@ -232,6 +303,10 @@ macro_rules! impl_sql_key_store {
                     tracing::warn!(error = %store_error(error), "DPoP replay cache query failed");
                     crate::dpop::ReplayCacheError::Unavailable
                 };
+                self.ready().await.map_err(|error| {
+                    tracing::warn!(%error, "DPoP replay cache unavailable");
+                    crate::dpop::ReplayCacheError::Unavailable
+                })?;
                 let now = sql::unix_millis();
                 if sql::purge_due() {
                     sqlx::query(sql::PURGE_PROOFS).bind(now).execute(&self.pool).await.map_err(unavailable)?;

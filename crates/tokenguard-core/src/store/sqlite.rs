@@ -1,10 +1,12 @@
 //! [`SqliteKeyStore`]: the embedded default.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use tokio::sync::OnceCell;
 
 use super::sql::{self, impl_sql_key_store, store_error};
 use super::{ApiKeyRecord, KeyStore, StoreError};
@@ -15,6 +17,7 @@ use crate::apikey::KeyDigest;
 #[derive(Debug, Clone)]
 pub struct SqliteKeyStore {
     pool: SqlitePool,
+    schema: Arc<OnceCell<()>>,
 }
 
 impl SqliteKeyStore {
@@ -37,15 +40,27 @@ impl SqliteKeyStore {
             .connect_with(options)
             .await
             .map_err(store_error)?;
-        let store = Self { pool };
-        store.migrate().await?;
+        let store = Self { pool, schema: Arc::default() };
+        store.ready().await?;
         Ok(store)
+    }
+
+    /// A local file pushes no changes: other writers' changes are seen
+    /// when cached answers expire.
+    fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<super::KeyChange>> {
+        None
     }
 }
 
 // SQLite serialises writers itself; `BEGIN IMMEDIATE` takes the write lock up
 // front, so a concurrent writer makes it wait (busy_timeout) instead of failing.
-impl_sql_key_store!(SqliteKeyStore, digest_type = "BLOB", begin = "BEGIN IMMEDIATE", migration_lock = None);
+impl_sql_key_store!(
+    SqliteKeyStore,
+    digest_type = "BLOB",
+    begin = "BEGIN IMMEDIATE",
+    migration_lock = None,
+    dialect_migrations = &[]
+);
 
 #[cfg(test)]
 mod tests {
