@@ -5,12 +5,16 @@
 //!   wait for that one fetch.
 //! - **Polite**: a token with an unknown `kid` triggers a refresh at most once
 //!   per cool-down (default 30 s), so a flood of random `kid`s costs at most
-//!   one extra fetch per cool-down.
+//!   one extra fetch per cool-down. Requests for an unknown `kid` that arrive
+//!   while a refresh is in flight wait for it (a burst of tokens signed
+//!   with a newly published key all pass).
 //! - **Fresh**: keys live for the issuer's `Cache-Control: max-age`, clamped to
 //!   `[min_ttl, max_ttl]` (default 5 min when the issuer says nothing).
 //! - **Resilient**: when a refresh fails, the last good keys keep serving
-//!   (up to `max_stale`); with nothing cached, requests get a 503 with
-//!   `Retry-After` and the next attempt waits `retry_backoff`.
+//!   (up to `max_stale`); a token they cannot verify (nothing cached, or a
+//!   `kid` they lack) gets a 503 with `Retry-After`, since it may be signed
+//!   with a key published during the outage, and the next attempt waits
+//!   only `retry_backoff` (not the cool-down).
 //!
 //! Staleness bound: a key removed by the issuer keeps verifying on this
 //! instance until the cached set expires (at most `max_ttl`, or the issuer's
@@ -67,7 +71,8 @@ pub struct JwksOptions {
     pub min_ttl: Duration,
     /// Upper bound on the issuer's `max-age`. Default 24 h.
     pub max_ttl: Duration,
-    /// Wait after a failed fetch before the next attempt. Default 5 s.
+    /// Wait after a failed fetch before the next attempt; meanwhile a token
+    /// whose key is not cached gets 503. Default 2 s.
     pub retry_backoff: Duration,
     /// How long past their expiry last good keys may serve while the issuer
     /// is failing. Default 24 h.
@@ -85,7 +90,7 @@ impl Default for JwksOptions {
             default_ttl: Duration::from_secs(300),
             min_ttl: Duration::from_secs(30),
             max_ttl: Duration::from_secs(24 * 3600),
-            retry_backoff: Duration::from_secs(5),
+            retry_backoff: Duration::from_secs(2),
             max_stale: Duration::from_secs(24 * 3600),
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             http: HttpOptions::default(),
@@ -116,6 +121,8 @@ struct State {
     retry_at: Option<Instant>,
     last_miss_refresh: Option<Instant>,
     generation: u64,
+    /// A fetch is in flight: requests for an unknown `kid` wait for it.
+    fetching: bool,
 }
 
 enum Decision {
@@ -207,23 +214,30 @@ impl JwksCache {
             let backing_off = state.retry_at.is_some_and(|at| now < at);
             let retry_after = state.retry_at.map_or(options.retry_backoff, |at| at.saturating_duration_since(now));
             let unavailable = AuthError::Unavailable { reason: "the token issuer is unavailable", retry_after };
+            let refresh = Decision::Refresh { generation: state.generation, unknown_kid: false };
             let usable_keys = state.keys.as_ref().filter(|_| state.stale_until.is_some_and(|until| now < until));
             let Some(keys) = usable_keys else {
-                return if may_refresh && !backing_off {
-                    Decision::Refresh { generation: state.generation, unknown_kid: false }
-                } else {
-                    Decision::Fail(unavailable)
-                };
+                return if may_refresh && !backing_off { refresh } else { Decision::Fail(unavailable) };
             };
             let fresh = state.fresh_until.is_some_and(|until| now < until);
             if !fresh && may_refresh && !backing_off {
-                return Decision::Refresh { generation: state.generation, unknown_kid: false };
+                return refresh;
             }
             if let Some(key) = select(keys, kid, alg) {
                 return Decision::Found(key);
             }
+            if kid.is_none() {
+                return Decision::Fail(AuthError::InvalidToken("unknown signing key"));
+            }
+            // We cannot tell an unknown key from one published while the issuer is failing.
+            if backing_off {
+                return Decision::Fail(unavailable);
+            }
             let cooled_down = state.last_miss_refresh.is_none_or(|at| now >= at + options.refresh_cooldown);
-            if kid.is_some() && may_refresh && cooled_down && !backing_off {
+            // A refresh in flight is waited for; after a failed one, the next
+            // comes after the short back-off, not the cool-down.
+            let may_fetch = cooled_down || state.fetching || state.retry_at.is_some();
+            if may_refresh && may_fetch {
                 Decision::Refresh { generation: state.generation, unknown_kid: true }
             } else {
                 Decision::Fail(AuthError::InvalidToken("unknown signing key"))
@@ -234,11 +248,19 @@ impl JwksCache {
     /// Fetches the key set unless another task did so since `generation`.
     async fn refresh(&self, generation: u64, unknown_kid: bool) {
         let _single_flight = self.inner.refresh.lock().await;
-        if self.read(|state| state.generation) != generation {
+        // Another task refreshed while we waited: its answer is ours.
+        let current = self.write(|state| {
+            if state.generation != generation {
+                return false;
+            }
+            state.fetching = true;
+            if unknown_kid {
+                state.last_miss_refresh = Some(Instant::now());
+            }
+            true
+        });
+        if !current {
             return;
-        }
-        if unknown_kid {
-            self.write(|state| state.last_miss_refresh = Some(Instant::now()));
         }
         let started = Instant::now();
         let result = self.fetch().await;
@@ -248,6 +270,7 @@ impl JwksCache {
         let options = &self.inner.options;
         self.write(|state| {
             state.generation += 1;
+            state.fetching = false;
             match result {
                 Ok((metadata, keys, max_age)) => {
                     let ttl = max_age.map_or(options.default_ttl, |age| age.clamp(options.min_ttl, options.max_ttl));

@@ -256,3 +256,68 @@ async fn the_cached_fast_path_never_accepts_what_the_parser_refuses() {
     let refused = authenticate(&authenticator, &two).await.unwrap_err();
     assert_eq!(refused, AuthError::InvalidRequest("more than one Authorization header"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_first_uses_of_a_new_key_all_wait_for_one_refresh() {
+    let issuer = TestIssuer::start().await;
+    let authenticator = authenticator(&issuer, JwksOptions::default());
+    assert_eq!(verify(&authenticator, &issuer.token().sign()).await.as_deref(), Ok("alice"));
+    let before = issuer.jwks_fetches();
+    let kid = issuer.rotate(tokenguard_testkit::KeyAlg::Rs256);
+    // A slow answer, so that the whole burst arrives while the refresh is in flight.
+    issuer.set_fault(Fault::Slow(Duration::from_millis(300)));
+    let tasks: Vec<_> = (0..50)
+        .map(|n| {
+            let token = issuer.token().signed_by(&kid).claim("jti", format!("burst-{n}")).sign();
+            let authenticator = authenticator.clone();
+            tokio::spawn(async move { verify(&authenticator, &token).await })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap().as_deref(), Ok("alice"));
+    }
+    let fetches = issuer.jwks_fetches() - before;
+    assert!((1..=2).contains(&fetches), "{fetches} fetches");
+}
+
+#[tokio::test]
+async fn a_key_published_during_an_outage_gets_503_then_is_accepted_soon_after_the_issuer_returns() {
+    let issuer = TestIssuer::start().await;
+    let authenticator = authenticator(&issuer, JwksOptions::default());
+    assert_eq!(verify(&authenticator, &issuer.token().sign()).await.as_deref(), Ok("alice"));
+    issuer.set_fault(Fault::Status(503));
+    let before = issuer.jwks_fetches();
+    let old_kid = issuer.current_kid();
+    let kid = issuer.rotate(tokenguard_testkit::KeyAlg::Rs256);
+    let token = issuer.token().signed_by(&kid).sign();
+    match verify(&authenticator, &token).await {
+        Err(AuthError::Unavailable { retry_after, .. }) => assert!(retry_after <= Duration::from_secs(2)),
+        other => panic!("{other:?}"),
+    }
+    let random_kids = |tag: &'static str| {
+        let template = issuer.token().sign();
+        let payload_and_signature = template.split_once('.').unwrap().1.to_owned();
+        (0..500).map(move |n| {
+            let header = base64_url(&format!(r#"{{"alg":"RS256","kid":"{tag}-{n}"}}"#));
+            format!("{header}.{payload_and_signature}")
+        })
+    };
+    for junk in random_kids("during") {
+        assert!(matches!(verify(&authenticator, &junk).await, Err(AuthError::Unavailable { .. })));
+    }
+    // Known keys keep verifying through the outage.
+    assert_eq!(verify(&authenticator, &issuer.token().signed_by(&old_kid).sign()).await.as_deref(), Ok("alice"));
+
+    issuer.set_fault(Fault::None);
+    let back = std::time::Instant::now();
+    while verify(&authenticator, &token).await.is_err() {
+        assert!(back.elapsed() < Duration::from_secs(5), "not accepted within 5 s of the issuer's return");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!("accepted {:?} after the issuer returned", back.elapsed());
+    for junk in random_kids("after") {
+        assert_eq!(verify(&authenticator, &junk).await, Err(AuthError::InvalidToken("unknown signing key")));
+    }
+    let fetches = issuer.jwks_fetches() - before;
+    assert!(fetches <= 4, "{fetches} fetches for 1,000 random kids around the outage");
+}
