@@ -35,6 +35,7 @@ use crate::error::AuthError;
 use crate::fetch::{FetchError, Fetcher, HttpOptions, check_url};
 use crate::keys::DEFAULT_ALGORITHMS;
 use crate::keys::VerificationKey;
+use crate::observe;
 
 /// Largest number of usable keys kept from one JWKS document.
 pub const MAX_KEYS: usize = 64;
@@ -44,6 +45,16 @@ impl std::fmt::Display for JwksSource {
         match self {
             JwksSource::Discovery { issuer } => write!(f, "issuer {issuer}"),
             JwksSource::Uri(url) => write!(f, "JWKS {url}"),
+        }
+    }
+}
+
+impl JwksSource {
+    /// The issuer, or the JWKS URL when there is no discovery: a metric label.
+    fn label(&self) -> &str {
+        match self {
+            JwksSource::Discovery { issuer } => issuer,
+            JwksSource::Uri(url) => url.as_str(),
         }
     }
 }
@@ -275,6 +286,7 @@ impl JwksCache {
                 Ok((metadata, keys, max_age)) => {
                     let ttl = max_age.map_or(options.default_ttl, |age| age.clamp(options.min_ttl, options.max_ttl));
                     tracing::info!(%source, keys = keys.len(), ttl_secs = ttl.as_secs(), elapsed_ms, "fetched signing keys");
+                    observe::jwks_fetch(source.label(), Some(keys.len()));
                     state.metadata = metadata.or(state.metadata.take());
                     state.keys = Some(keys);
                     state.fresh_until = Some(now + ttl);
@@ -283,6 +295,7 @@ impl JwksCache {
                 }
                 Err(error) => {
                     tracing::warn!(%source, %error, elapsed_ms, "could not fetch signing keys");
+                    observe::jwks_fetch(source.label(), None);
                     state.retry_at = Some(now + options.retry_backoff);
                 }
             }

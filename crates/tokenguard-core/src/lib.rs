@@ -40,6 +40,7 @@ pub mod introspection;
 pub mod jwks;
 pub mod jwt;
 mod keys;
+mod observe;
 mod outcome;
 pub mod plumbing;
 mod principal;

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::credential::Scheme;
 use crate::error::{AuthError, Challenges, ErrorResponse};
-use crate::principal::Principal;
+use crate::observe;
+use crate::principal::{Principal, PrincipalKind};
 use crate::requirement::ScopeRequirement;
 
 /// Who answers a request without valid credentials.
@@ -48,7 +49,7 @@ struct Decided {
 enum Verdict {
     Authenticated { principal: Principal, scheme: Scheme },
     Anonymous,
-    Refused { error: AuthError, scheme: Option<Scheme> },
+    Refused { error: AuthError, scheme: Option<Scheme>, kind: Option<PrincipalKind> },
 }
 
 impl AuthOutcome {
@@ -60,8 +61,14 @@ impl AuthOutcome {
         Self::new(Verdict::Anonymous, challenges)
     }
 
-    pub(crate) fn refused(error: AuthError, scheme: Option<Scheme>, challenges: &Arc<Challenges>) -> Self {
-        Self::new(Verdict::Refused { error, scheme }, challenges)
+    /// `kind`: what the credential looked like (`None`: unreadable).
+    pub(crate) fn refused(
+        error: AuthError,
+        scheme: Option<Scheme>,
+        kind: Option<PrincipalKind>,
+        challenges: &Arc<Challenges>,
+    ) -> Self {
+        Self::new(Verdict::Refused { error, scheme, kind }, challenges)
     }
 
     fn new(verdict: Verdict, challenges: &Arc<Challenges>) -> Self {
@@ -77,9 +84,18 @@ impl AuthOutcome {
         }
     }
 
-    /// Records what was decided in `span` (see the authenticator's
-    /// `tokenguard.authenticate` span): never a credential.
-    pub(crate) fn record_in(&self, span: &tracing::Span) {
+    /// Records what was decided in the metrics and in `span` (see the
+    /// authenticator's `tokenguard.authenticate` span): never a credential.
+    pub(crate) fn observe(&self, span: &tracing::Span) {
+        match &self.0.verdict {
+            Verdict::Authenticated { principal, .. } => observe::authentication(principal.kind().as_str(), "accepted"),
+            Verdict::Anonymous => {}
+            Verdict::Refused { error, kind, .. } => {
+                if let Some(outcome) = observe::refusal_outcome(error) {
+                    observe::authentication(kind.map_or("unknown", PrincipalKind::as_str), outcome);
+                }
+            }
+        }
         if span.is_disabled() {
             return;
         }
@@ -148,7 +164,10 @@ impl AuthOutcome {
     /// credential → its own answer, requirement not met → 403.
     pub fn check(&self, requirement: &ScopeRequirement) -> Result<&Principal, ErrorResponse> {
         let principal = self.require_principal()?;
-        requirement.check(principal).map_err(|error| self.render(error))?;
+        requirement.check(principal).map_err(|error| {
+            observe::authentication(principal.kind().as_str(), "forbidden");
+            self.render(error)
+        })?;
         Ok(principal)
     }
 
@@ -166,7 +185,7 @@ impl std::fmt::Debug for AuthOutcome {
                 f.debug_struct("Authenticated").field("principal", principal).field("scheme", scheme).finish()
             }
             Verdict::Anonymous => f.write_str("Anonymous"),
-            Verdict::Refused { error, scheme } => {
+            Verdict::Refused { error, scheme, .. } => {
                 f.debug_struct("Refused").field("error", error).field("scheme", scheme).finish()
             }
         }

@@ -27,8 +27,9 @@ use crate::introspection::IntrospectionVerifier;
 use crate::jwks::JwksCache;
 use crate::jwt::JwtVerifier;
 use crate::jwt::jose::{self, MAX_TOKEN_BYTES};
+use crate::observe;
 use crate::outcome::AuthOutcome;
-use crate::principal::Principal;
+use crate::principal::{Principal, PrincipalKind};
 use crate::request::{RequestView, Values};
 use crate::time::Clock;
 use crate::token_cache::{TokenCache, TokenCacheStats};
@@ -66,7 +67,7 @@ impl Authenticator {
     /// lookup, no allocation). `None`: call [`Authenticator::authenticate`].
     pub fn authenticate_cached(&self, request: &RequestView<'_>) -> Option<AuthOutcome> {
         let outcome = self.decide_cached(request)?;
-        outcome.record_in(&authentication_span(true));
+        outcome.observe(&authentication_span(true));
         Some(outcome)
     }
 
@@ -77,12 +78,16 @@ impl Authenticator {
         if let Values::One(value) = request.authorization()
             && let Some(outcome) = self.inner.tokens.get(value)
         {
-            return (outcome.scheme() != Some(Scheme::DPoP)).then_some(outcome);
+            if outcome.scheme() == Some(Scheme::DPoP) {
+                return None;
+            }
+            observe::token_cache(true);
+            return Some(outcome);
         }
         match self.extract(request) {
             Ok(None) => Some(self.inner.anonymous.clone()),
             Ok(Some(_)) => None,
-            Err(error) => Some(self.refuse(error, None)),
+            Err(error) => Some(self.refuse(error, None, None)),
         }
     }
 
@@ -91,7 +96,7 @@ impl Authenticator {
     pub async fn authenticate(&self, request: &RequestView<'_>) -> AuthOutcome {
         let span = authentication_span(false);
         let outcome = self.decide_uncached(request).instrument(span.clone()).await;
-        outcome.record_in(&span);
+        outcome.observe(&span);
         outcome
     }
 
@@ -99,11 +104,14 @@ impl Authenticator {
         let (credential, value) = match self.extract(request) {
             Ok(Some(presented)) => presented,
             Ok(None) => return self.inner.anonymous.clone(),
-            Err(error) => return self.refuse(error, None),
+            Err(error) => return self.refuse(error, None, None),
         };
         match self.decide(credential, value, Some(&request.dpop())).await {
             Ok(outcome) => outcome,
-            Err(error) => self.refuse(error, Some(credential.scheme())),
+            Err(error) => {
+                let kind = self.credential_kind(credential);
+                self.refuse(error, Some(credential.scheme()), Some(kind))
+            }
         }
     }
 
@@ -113,8 +121,18 @@ impl Authenticator {
     pub async fn verify(&self, credential: Credential<'_>) -> Result<Principal, AuthError> {
         // Cached under the value that would carry it in `Authorization`.
         let value = format!("{} {}", credential.scheme(), credential.token());
-        let outcome = self.decide(credential, value.as_bytes(), None).await?;
-        outcome.principal().cloned().ok_or(AuthError::MissingCredentials)
+        let outcome = match self.decide(credential, value.as_bytes(), None).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                if let Some(outcome) = observe::refusal_outcome(&error) {
+                    observe::authentication(self.credential_kind(credential).as_str(), outcome);
+                }
+                return Err(error);
+            }
+        };
+        let principal = outcome.principal().cloned().ok_or(AuthError::MissingCredentials)?;
+        observe::authentication(principal.kind().as_str(), "accepted");
+        Ok(principal)
     }
 
     /// The credential of `request`, if it carries one we accept, and the
@@ -135,9 +153,22 @@ impl Authenticator {
         }
     }
 
-    fn refuse(&self, error: AuthError, scheme: Option<Scheme>) -> AuthOutcome {
+    fn refuse(&self, error: AuthError, scheme: Option<Scheme>, kind: Option<PrincipalKind>) -> AuthOutcome {
         tracing::debug!(scheme = scheme.map(Scheme::as_str), reason = error.description(), "credential rejected");
-        AuthOutcome::refused(error, scheme, &self.inner.challenges)
+        AuthOutcome::refused(error, scheme, kind, &self.inner.challenges)
+    }
+
+    /// The kind of principal a credential would have become: what a
+    /// refusal is counted as.
+    fn credential_kind(&self, credential: Credential<'_>) -> PrincipalKind {
+        let (scheme, token) = (credential.scheme(), credential.token());
+        match (&self.inner.api_keys, &self.inner.introspection) {
+            _ if scheme != Scheme::Token && jose::looks_like_jwt(token) => PrincipalKind::Jwt,
+            _ if scheme == Scheme::Token => PrincipalKind::ApiKey,
+            (Some(api_keys), _) if scheme == Scheme::Bearer && api_keys.has_prefix(token) => PrincipalKind::ApiKey,
+            (_, Some(_)) => PrincipalKind::Introspected,
+            _ => PrincipalKind::ApiKey,
+        }
     }
 
     /// A credential, presented in the `Authorization` value `value`, found
@@ -153,8 +184,16 @@ impl Authenticator {
         let outcome = match self.inner.tokens.get(value) {
             Some(outcome) => outcome,
             None => {
+                observe::token_cache(false);
                 self.inner.tokens.forget_dead(value);
-                self.verify_uncached(scheme, token, value).await?
+                let started = std::time::Instant::now();
+                let verified = self.verify_uncached(scheme, token, value).await;
+                let kind = match &verified {
+                    Ok(outcome) => outcome.principal().map_or(PrincipalKind::ApiKey, Principal::kind),
+                    Err(_) => self.credential_kind(credential),
+                };
+                observe::verification(kind.as_str(), started.elapsed());
+                verified?
             }
         };
         if scheme == Scheme::DPoP {
@@ -264,7 +303,7 @@ impl Authenticator {
 }
 
 /// One span per authentication, at `debug`: what was presented and what
-/// was decided (filled in by [`AuthOutcome::record_in`]) — never a
+/// was decided (filled in by [`AuthOutcome::observe`]) — never a
 /// credential or any part of one. `cached`: answered without verification.
 fn authentication_span(cached: bool) -> tracing::Span {
     use tracing::field::Empty;

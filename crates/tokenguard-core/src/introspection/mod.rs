@@ -35,6 +35,7 @@ use crate::credential::Scheme;
 use crate::discovery::LazyEndpoint;
 use crate::error::AuthError;
 use crate::fetch::{Fetcher, HttpOptions, client_form};
+use crate::observe;
 use crate::principal::Principal;
 use crate::secret::Secret;
 use crate::time::Clock;
@@ -258,12 +259,19 @@ impl IntrospectionVerifier {
         self.check_backoff()?;
         let endpoint = self.endpoint().await?;
         let (form, basic) = self.request(token);
+        let issuer = self.issuer();
         let fetched = match self.inner.fetcher.post_form_json::<Value>(endpoint, form, basic.as_deref()).await {
             Ok(fetched) => fetched,
-            Err(error) => return Err(self.failed(&error)),
+            Err(error) => {
+                observe::introspection(issuer, "error");
+                return Err(self.failed(&error));
+            }
         };
-        let verdict =
-            judge(fetched.value, &self.inner.expect, self.clock.unix_seconds()).map_err(|error| self.failed(&error))?;
+        let verdict = judge(fetched.value, &self.inner.expect, self.clock.unix_seconds()).map_err(|error| {
+            observe::introspection(issuer, "error");
+            self.failed(&error)
+        })?;
+        observe::introspection(issuer, if matches!(verdict, Verdict::Active(_)) { "active" } else { "inactive" });
         let options = &self.inner.options;
         let created = Instant::now();
         let until = match &verdict {

@@ -198,7 +198,10 @@ impl CachedKeyStore {
         if let Some(reason) = self.shared.down() {
             return Err(Miss::Failed(Arc::new(StoreError(reason))));
         }
-        let record = match self.inner.find_by_digest(digest).await {
+        let started = std::time::Instant::now();
+        let found = self.inner.find_by_digest(digest).await;
+        crate::observe::key_store_query(started.elapsed(), found.is_err());
+        let record = match found {
             Ok(Some(record)) => Arc::new(record),
             Ok(None) => return Err(Miss::Unknown),
             Err(error) => {
