@@ -9,7 +9,8 @@ use crate::error::AuthError;
 use crate::scheme::Scheme;
 
 /// Whether an issuer's tokens may, or must, be DPoP-bound.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DpopPolicy {
     /// Only bearer tokens; `Authorization: DPoP` is refused for this issuer.
     Off,

@@ -134,6 +134,22 @@ struct State {
     generation: u64,
     /// A fetch is in flight: requests for an unknown `kid` wait for it.
     fetching: bool,
+    /// When the last fetch succeeded, and why the last one failed (cleared on success).
+    fetched_at: Option<std::time::SystemTime>,
+    last_error: Option<String>,
+}
+
+/// What a [`JwksCache`] holds now, for readiness reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwksStatus {
+    /// Usable keys are cached (fresh, or stale within `max_stale`).
+    pub ready: bool,
+    /// Usable keys from the last successful fetch.
+    pub keys: usize,
+    /// When the last successful fetch ended.
+    pub fetched_at: Option<std::time::SystemTime>,
+    /// Why the last fetch failed, if it did (never a secret).
+    pub error: Option<String>,
 }
 
 enum Decision {
@@ -197,6 +213,39 @@ impl JwksCache {
                 }
             }
         }
+    }
+
+    /// Fetches the key set now unless fresh keys are cached (or a fetch
+    /// failed moments ago): what a service calls at start so that its first
+    /// requests do not wait for discovery and the JWKS.
+    pub async fn warm_up(&self) -> JwksStatus {
+        let now = Instant::now();
+        let (fresh, backing_off, generation) = self.read(|state| {
+            (
+                state.fresh_until.is_some_and(|until| now < until),
+                state.retry_at.is_some_and(|at| now < at),
+                state.generation,
+            )
+        });
+        if !fresh && !backing_off {
+            self.refresh(generation, false).await;
+        }
+        self.status()
+    }
+
+    /// What the cache holds now.
+    pub fn status(&self) -> JwksStatus {
+        let now = Instant::now();
+        self.read(|state| {
+            let usable = state.stale_until.is_some_and(|until| now < until);
+            let keys = state.keys.as_ref().map_or(0, |keys| keys.len());
+            JwksStatus {
+                ready: usable && keys > 0,
+                keys,
+                fetched_at: state.fetched_at,
+                error: state.last_error.clone(),
+            }
+        })
     }
 
     /// The issuer's metadata, once discovery has succeeded.
@@ -292,11 +341,14 @@ impl JwksCache {
                     state.fresh_until = Some(now + ttl);
                     state.stale_until = Some(now + ttl + options.max_stale);
                     state.retry_at = None;
+                    state.fetched_at = Some(std::time::SystemTime::now());
+                    state.last_error = None;
                 }
                 Err(error) => {
                     tracing::warn!(%source, %error, elapsed_ms, "could not fetch signing keys");
                     observe::jwks_fetch(source.label(), None);
                     state.retry_at = Some(now + options.retry_backoff);
+                    state.last_error = Some(error.to_string());
                 }
             }
         });

@@ -154,6 +154,13 @@ impl AuthenticatorBuilder {
         }
         let challenges = Arc::new(challenges);
         let clock = self.clock;
+        tracing::info!(
+            issuers = ?jwt.issuers().collect::<Vec<_>>(),
+            api_keys = self.api_keys.as_ref().map(|keys| keys.prefix()),
+            introspection = self.introspection.as_ref().map(IntrospectionVerifier::issuer),
+            dpop = dpop.is_some(),
+            "authenticator configured"
+        );
         Ok(Authenticator {
             inner: Arc::new(Inner {
                 jwt,

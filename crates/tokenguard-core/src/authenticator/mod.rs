@@ -13,6 +13,7 @@
 
 mod builder;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tracing::Instrument;
@@ -30,6 +31,7 @@ use crate::jwt::jose::{self, MAX_TOKEN_BYTES};
 use crate::observe;
 use crate::outcome::AuthOutcome;
 use crate::principal::{Principal, PrincipalKind};
+use crate::readiness::{IssuerReadiness, Readiness, StoreReadiness};
 use crate::request::{RequestView, Values};
 use crate::time::Clock;
 use crate::token_cache::{TokenCache, TokenCacheStats};
@@ -269,6 +271,47 @@ impl Authenticator {
             .and_then(Principal::dpop_jkt)
             .ok_or(AuthError::InvalidToken("the token is not DPoP-bound"))?;
         verifier.verify(request, token, jkt, self.inner.clock.unix_seconds()).await
+    }
+
+    /// Fetches every issuer's keys that are not cached yet and probes the
+    /// key store, then reports [`Authenticator::readiness`]. Call it at
+    /// start (in the background: it may wait for an unreachable issuer's
+    /// timeout), so that first requests find keys cached.
+    pub async fn warm_up(&self) -> Readiness {
+        for (_, jwks) in self.inner.jwt.key_sets() {
+            jwks.warm_up().await;
+        }
+        if let Some(api_keys) = &self.inner.api_keys {
+            // Its failure is recorded in the store's health.
+            let _ = api_keys.cache().probe().await;
+        }
+        self.readiness()
+    }
+
+    /// Whether every issuer's keys are cached and the key store answers,
+    /// as known now (no I/O): what a readiness route reports.
+    pub fn readiness(&self) -> Readiness {
+        let issuers: BTreeMap<String, IssuerReadiness> = self
+            .inner
+            .jwt
+            .key_sets()
+            .map(|(issuer, jwks)| {
+                let status = jwks.status();
+                let readiness = IssuerReadiness {
+                    ready: status.ready,
+                    keys: status.keys,
+                    fetched_at: status.fetched_at,
+                    error: status.error,
+                };
+                (issuer.to_owned(), readiness)
+            })
+            .collect();
+        let store = self.inner.api_keys.as_ref().map(|api_keys| {
+            let health = api_keys.cache().health();
+            StoreReadiness { ready: health.reachable, error: health.error }
+        });
+        let ready = issuers.values().all(|issuer| issuer.ready) && store.as_ref().is_none_or(|store| store.ready);
+        Readiness { ready, issuers, store }
     }
 
     /// How full the verified-token cache is.

@@ -56,6 +56,14 @@ impl JwtVerifier {
     }
 
     /// The trusted issuers' identifiers.
+    pub(crate) fn key_sets(&self) -> impl Iterator<Item = (&str, &JwksCache)> {
+        self.issuers.iter().filter_map(|issuer| match &issuer.keys {
+            IssuerKeys::Jwks(cache) => Some((issuer.rules.issuer(), cache)),
+            IssuerKeys::Static(_) => None,
+        })
+    }
+
+    /// The issuers trusted.
     pub fn issuers(&self) -> impl Iterator<Item = &str> {
         self.issuers.iter().map(|i| i.rules.issuer())
     }
