@@ -10,11 +10,12 @@ mod common;
 
 use actix_web::dev::HttpServiceFactory;
 use actix_web::{App, Handler, HttpResponse, HttpServer, Responder, web};
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
-use tokenguard::Principal;
 use tokenguard::actix::{Authentication, OptionalPrincipal, scope_guard};
+use tokenguard::{Authenticator, Principal};
 
-use common::{Config, Recordings};
+use common::{Recordings, Settings};
 
 #[actix_web::main]
 async fn main() {
@@ -26,15 +27,18 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let config = Config::from_env()?;
-    let setup = common::setup(&config).await?;
+    let settings = Settings::from_env()?;
+    let metrics = common::install_metrics(&settings)?;
+    let setup = common::setup(&settings.config).await?;
     let authenticator = setup.authenticator;
     let recordings = web::Data::new(Recordings::default());
+    let ready_state = web::Data::new(authenticator.clone());
 
     let resource_metadata = setup.resource_metadata;
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(recordings.clone())
+            .app_data(ready_state.clone())
             // The routes; each handler's extractor says who may call it, as
             // in `axum_api`: `Principal`, a scope guard, `OptionalPrincipal`,
             // or none (public).
@@ -48,7 +52,8 @@ async fn run() -> Result<(), String> {
                     .default_service(web::to(|| method_not_allowed("GET,HEAD,POST"))),
             )
             .service(get_resource("/admin", admin))
-            .service(get_resource("/greeting", greeting));
+            .service(get_resource("/greeting", greeting))
+            .service(get_resource("/ready", ready));
         if let Some((path, metadata)) = resource_metadata.clone() {
             app =
                     app.service(get_resource(&path, move || {
@@ -63,8 +68,21 @@ async fn run() -> Result<(), String> {
         app.wrap(Authentication::deferred(authenticator.clone()))
     })
     .workers(2)
-    .bind(&config.bind)
-    .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    .bind(&settings.bind)
+    .map_err(|e| format!("TOKENGUARD_BIND: cannot listen on {}: {e}", settings.bind))?;
+    if let (Some(bind), Some(metrics)) = (&settings.metrics_bind, metrics) {
+        let metrics = web::Data::new(metrics);
+        let exporter = HttpServer::new(move || {
+            App::new().app_data(metrics.clone()).route(
+                "/metrics",
+                web::get().to(|metrics: web::Data<PrometheusHandle>| async move { metrics.render() }),
+            )
+        })
+        .workers(1)
+        .bind(bind)
+        .map_err(|e| format!("TOKENGUARD_METRICS_BIND: cannot listen on {bind}: {e}"))?;
+        actix_web::rt::spawn(exporter.run());
+    }
     let addr = server.addrs().first().copied().ok_or("no listening address")?;
     let running = server.run();
     common::announce(addr, setup.dev.as_ref());
@@ -89,6 +107,15 @@ where
 /// 405 with the methods the resource has, written as axum writes them.
 async fn method_not_allowed(allow: &'static str) -> HttpResponse {
     HttpResponse::MethodNotAllowed().insert_header(("allow", allow)).finish()
+}
+
+/// 200 once every issuer's keys are fetched and the key store answers; else 503.
+async fn ready(authenticator: web::Data<Authenticator>) -> HttpResponse {
+    let (status, body) = common::readiness(&authenticator);
+    match status {
+        200 => HttpResponse::Ok().json(body),
+        _ => HttpResponse::ServiceUnavailable().insert_header(("retry-after", common::READY_RETRY_AFTER)).json(body),
+    }
 }
 
 scope_guard! {

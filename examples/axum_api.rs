@@ -11,15 +11,16 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router, ServiceExt};
+use axum::{Extension, Json, Router, ServiceExt};
 use serde_json::{Value, json};
-use tokenguard::Principal;
 use tokenguard::tower::{AuthLayer, scope_guard};
+use tokenguard::{Authenticator, Principal};
 use tower::Layer;
 
-use common::{Config, Recordings};
+use common::{Recordings, Settings};
 
 #[tokio::main]
 async fn main() {
@@ -31,8 +32,9 @@ async fn main() {
 }
 
 async fn run() -> Result<(), String> {
-    let config = Config::from_env()?;
-    let setup = common::setup(&config).await?;
+    let settings = Settings::from_env()?;
+    let metrics = common::install_metrics(&settings)?;
+    let setup = common::setup(&settings.config).await?;
     let authenticator = setup.authenticator;
     let recordings = Arc::new(Recordings::default());
 
@@ -45,20 +47,40 @@ async fn run() -> Result<(), String> {
         .route("/recordings", get(list_recordings).post(create_recording))
         .route("/admin", get(admin))
         .route("/greeting", get(greeting))
+        .route("/ready", get(ready))
         .with_state(recordings);
     if let Some((path, metadata)) = setup.resource_metadata {
         router = router.route(&path, get(move || async move { metadata.into_http(axum::body::Body::from) }));
     }
+    let router = router.layer(Extension(authenticator.clone()));
     // One layer around the whole router authenticates each request once,
     // before routing, and leaves the verdict to those extractors.
     let app = AuthLayer::deferred(authenticator).layer(router);
 
-    let listener = tokio::net::TcpListener::bind(&config.bind)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", config.bind))?;
+    if let (Some(bind), Some(metrics)) = (&settings.metrics_bind, metrics) {
+        let listener = bind_to(bind, "TOKENGUARD_METRICS_BIND").await?;
+        let exporter = Router::new().route("/metrics", get(move || std::future::ready(metrics.render())));
+        tokio::spawn(async move { axum::serve(listener, exporter).await });
+    }
+    let listener = bind_to(&settings.bind, "TOKENGUARD_BIND").await?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     common::announce(addr, setup.dev.as_ref());
     axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await.map_err(|e| e.to_string())
+}
+
+async fn bind_to(address: &str, variable: &str) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(address).await.map_err(|e| format!("{variable}: cannot listen on {address}: {e}"))
+}
+
+/// 200 once every issuer's keys are fetched and the key store answers; else 503.
+async fn ready(Extension(authenticator): Extension<Authenticator>) -> Response {
+    let (status, body) = common::readiness(&authenticator);
+    let mut response =
+        (StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), Json(body)).into_response();
+    if status != 200 {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static(common::READY_RETRY_AFTER));
+    }
+    response
 }
 
 scope_guard! {

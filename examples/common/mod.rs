@@ -1,132 +1,40 @@
 //! What both example servers share: configuration from the environment
-//! (../shared/CONTRACT.md), the authenticator built from it, the development
-//! issuer, and the recordings "database". Only the web framework differs.
-
-use std::time::Duration;
+//! (../shared/CONTRACT.md, read by `Config::from_env`), the authenticator
+//! built from it, the development issuer, readiness, metrics, and the
+//! recordings "database". Only the web framework differs.
 
 use tokenguard::apikey;
-use tokenguard::dpop::DpopOptions;
-use tokenguard::dpop::DpopPolicy;
-use tokenguard::jwt::ClaimMapping;
+use tokenguard::config::IssuerConfig;
+use tokenguard::readiness::Readiness;
 use tokenguard::resource_metadata::ProtectedResourceMetadata;
 use tokenguard::store::ApiKeyRecord;
-use tokenguard::{
-    Algorithm, ApiKeyVerifier, Authenticator, IntrospectionOptions, IntrospectionVerifier, JwksOptions, JwtRules,
-    Scopes, Secret, StaticKey,
-};
+use tokenguard::{Authenticator, Config, KeyStore, Scopes, Secret};
 use tokenguard_testkit::TestIssuer;
 
 mod recordings;
 pub use recordings::Recordings;
 
-/// The settings of CONTRACT.md.
-pub struct Config {
+/// The settings of CONTRACT.md: the server's own (addresses) and the
+/// authenticator's ([`Config::from_env`]).
+pub struct Settings {
     pub bind: String,
-    /// `TOKENGUARD_ISSUER`: one or more issuers (see [`parse_issuers`]).
-    pub issuers: Vec<IssuerConfig>,
-    pub audience: String,
-    pub key_store: String,
-    pub key_prefix: String,
-    pub hs256: Option<(Secret, String)>,
-    /// `TOKENGUARD_RESOURCE`: this API's resource identifier; when set, RFC 9728
-    /// metadata is served and announced in 401 challenges.
-    pub resource: Option<String>,
-    /// Client id and secret for RFC 7662 introspection of opaque tokens.
-    pub introspection: Option<(String, Secret)>,
-    pub leeway: Duration,
+    /// `TOKENGUARD_METRICS_BIND`: Prometheus text at `GET /metrics` on this address.
+    pub metrics_bind: Option<String>,
+    pub config: Config,
 }
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|value| !value.is_empty())
 }
 
-impl Config {
+impl Settings {
     pub fn from_env() -> Result<Self, String> {
-        let hs256 = match var("TOKENGUARD_HS256_SECRET") {
-            Some(secret) if secret.len() < 32 => {
-                return Err("TOKENGUARD_HS256_SECRET must be at least 32 bytes long".into());
-            }
-            Some(secret) => {
-                Some((Secret::new(secret), var("TOKENGUARD_HS256_ISSUER").unwrap_or_else(|| "tokenguard-local".into())))
-            }
-            None => None,
-        };
-        let leeway = match var("TOKENGUARD_LEEWAY_SECONDS") {
-            Some(seconds) => seconds
-                .parse()
-                .map(Duration::from_secs)
-                .map_err(|_| "TOKENGUARD_LEEWAY_SECONDS must be a whole number of seconds".to_string())?,
-            None => Duration::from_secs(30),
-        };
-        let introspection = match (var("TOKENGUARD_INTROSPECTION_CLIENT_ID"), var("TOKENGUARD_INTROSPECTION_SECRET")) {
-            (Some(client_id), Some(secret)) => Some((client_id, Secret::new(secret))),
-            (None, None) => None,
-            _ => return Err("set both TOKENGUARD_INTROSPECTION_CLIENT_ID and TOKENGUARD_INTROSPECTION_SECRET".into()),
-        };
         Ok(Self {
             bind: var("TOKENGUARD_BIND").unwrap_or_else(|| "127.0.0.1:3000".into()),
-            issuers: match var("TOKENGUARD_ISSUER") {
-                Some(list) => parse_issuers(&list)?,
-                None => Vec::new(),
-            },
-            audience: var("TOKENGUARD_AUDIENCE").unwrap_or_else(|| "tokenguard-example".into()),
-            key_store: var("TOKENGUARD_KEY_STORE").unwrap_or_else(|| "sqlite://tokenguard-keys.db".into()),
-            key_prefix: var("TOKENGUARD_KEY_PREFIX").unwrap_or_else(|| "tg".into()),
-            hs256,
-            resource: var("TOKENGUARD_RESOURCE"),
-            introspection,
-            leeway,
+            metrics_bind: var("TOKENGUARD_METRICS_BIND"),
+            config: Config::from_env().map_err(|error| error.to_string())?,
         })
     }
-}
-
-/// One trusted issuer of `TOKENGUARD_ISSUER`.
-#[derive(Clone, Debug)]
-pub struct IssuerConfig {
-    pub url: String,
-    /// Overrides `TOKENGUARD_AUDIENCE` for this issuer.
-    pub audience: Option<String>,
-    pub mapping: ClaimMapping,
-    /// DPoP for this issuer's tokens (`dpop=allowed|required`; default off).
-    pub dpop: DpopPolicy,
-}
-
-/// `TOKENGUARD_ISSUER`: a comma-separated list of issuer URLs, each
-/// optionally followed by `#` and `&`-separated settings (an issuer URL has
-/// no fragment, so `#` is free): `aud=` (this issuer's audience instead of
-/// `TOKENGUARD_AUDIENCE`), `claims=` (`standard`, `keycloak`, `auth0`,
-/// `entra`, `okta`), `client=` (Keycloak's client for `resource_access`
-/// roles) and `dpop=` (`off`, `allowed`, `required`: RFC 9449 DPoP-bound
-/// tokens; any issuer other than `off` turns DPoP on). Example:
-/// `https://kc.example/realms/staff#claims=keycloak&client=my-api,https://tenant.eu.auth0.com/#aud=https://api.example`
-pub fn parse_issuers(list: &str) -> Result<Vec<IssuerConfig>, String> {
-    let mut issuers = Vec::new();
-    for entry in list.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
-        let (url, settings) = entry.split_once('#').unwrap_or((entry, ""));
-        let (mut audience, mut mapping, mut client, mut dpop) = (None, "standard", None, DpopPolicy::Off);
-        for setting in settings.split('&').filter(|s| !s.is_empty()) {
-            match setting.split_once('=') {
-                Some(("aud", value)) => audience = Some(value.to_owned()),
-                Some(("claims", value)) => mapping = value,
-                Some(("client", value)) => client = Some(value),
-                Some(("dpop", "off")) => dpop = DpopPolicy::Off,
-                Some(("dpop", "allowed")) => dpop = DpopPolicy::Allowed,
-                Some(("dpop", "required")) => dpop = DpopPolicy::Required,
-                _ => {
-                    return Err(format!(
-                        "TOKENGUARD_ISSUER: unknown setting {setting:?} (aud=, claims=, client=, dpop=off|allowed|required)"
-                    ));
-                }
-            }
-        }
-        let mapping = ClaimMapping::from_name(mapping, client)
-            .ok_or_else(|| format!("TOKENGUARD_ISSUER: unknown claims preset {mapping:?}"))?;
-        issuers.push(IssuerConfig { url: url.to_owned(), audience, mapping, dpop });
-    }
-    if issuers.is_empty() {
-        return Err("TOKENGUARD_ISSUER names no issuer".into());
-    }
-    Ok(issuers)
 }
 
 /// The authenticator and, in development mode, the embedded issuer and a demo API key.
@@ -146,82 +54,97 @@ pub struct DevMode {
 }
 
 pub async fn setup(config: &Config) -> Result<Setup, String> {
-    // A PostgreSQL key store also holds used DPoP proofs, so a fleet shares replay protection.
-    let (store, replay_cache) = tokenguard::store::open_with_replay_cache(&config.key_store)
-        .await
-        .map_err(|e| format!("TOKENGUARD_KEY_STORE: {e}"))?;
-    let (issuers, dev) = match config.issuers.as_slice() {
-        [_, ..] => (config.issuers.clone(), None),
-        [] => {
+    let mut config = config.clone();
+    // No issuer configured: the embedded development issuer.
+    let dev_issuer = match config.issuers.is_empty() {
+        true => {
             let issuer = TestIssuer::start().await;
-            let token = issuer
-                .token()
-                .subject("dev-user")
-                .audience(config.audience.as_str())
-                .scope("read write admin")
-                .expires_in(24 * 3600)
-                .sign();
-            let api_key = apikey::generate(&config.key_prefix);
-            // A throwaway key for the printed curl line; it expires in a day.
-            let record = ApiKeyRecord::for_key(
-                &api_key,
-                "demo-service",
-                Scopes::from_space_separated("read"),
-                Some("development demo key".into()),
-                Some(unix_now() + 24 * 3600),
-            );
-            store.insert(record).await.map_err(|e| e.to_string())?;
-            let embedded = IssuerConfig {
-                url: issuer.issuer().to_owned(),
-                audience: None,
-                mapping: ClaimMapping::Standard,
-                dpop: DpopPolicy::Off,
-            };
-            (vec![embedded], Some((issuer, token, api_key)))
+            config.issuers.push(IssuerConfig::new(issuer.issuer()));
+            Some(issuer)
         }
+        false => None,
     };
-    let rules = |issuer: &str| JwtRules::new(issuer, [config.audience.as_str()]).leeway(config.leeway);
-    let mut builder = Authenticator::builder().api_keys(ApiKeyVerifier::new(store, config.key_prefix.as_str()));
-    for issuer in &issuers {
-        let audience = issuer.audience.as_deref().unwrap_or(&config.audience);
-        let rules = JwtRules::new(&issuer.url, [audience])
-            .leeway(config.leeway)
-            .claim_mapping(issuer.mapping.clone())
-            .dpop(issuer.dpop);
-        builder = builder.oidc_issuer(rules, JwksOptions::default());
-    }
-    if issuers.iter().any(|issuer| issuer.dpop != DpopPolicy::Off) {
-        builder = builder.dpop(DpopOptions { replay_cache, ..DpopOptions::default() });
-    }
-    // Opaque tokens are introspected at the first issuer.
-    let issuer = issuers[0].url.clone();
-    if let Some((secret, hs_issuer)) = &config.hs256 {
-        let key = StaticKey::hmac(Algorithm::HS256, secret).map_err(|e| e.to_string())?;
-        builder = builder.static_key(rules(hs_issuer), key);
-    }
-    let resource_metadata = match &config.resource {
-        Some(resource) => {
-            let metadata = ProtectedResourceMetadata::new(resource, issuers.iter().map(|i| i.url.clone()))
-                .scopes(["read", "write", "admin"]);
-            let url = metadata.well_known_url().map_err(|e| format!("TOKENGUARD_RESOURCE: {e}"))?;
-            builder = builder.resource_metadata(url.as_str());
-            Some((url.path().to_owned(), metadata))
-        }
+    let authenticator = Authenticator::from_config(&config).await.map_err(|error| error.to_string())?;
+    let resource_metadata = config
+        .resource_metadata()
+        .map_err(|error| error.to_string())?
+        .map(|(path, metadata)| (path, metadata.scopes(["read", "write", "admin"])));
+    let dev = match dev_issuer {
+        Some(issuer) => Some(dev_mode(issuer, &config, &authenticator).await?),
         None => None,
     };
-    if let Some((client_id, secret)) = &config.introspection {
-        let options = IntrospectionOptions::new(&issuer, client_id, secret.clone(), [config.audience.as_str()]);
-        builder = builder.introspection(IntrospectionVerifier::new(options).map_err(|e| e.to_string())?);
-    }
-    let authenticator = builder.build().map_err(|e| format!("configuration: {e}"))?;
-    let dev = dev.map(|(issuer, token, api_key)| {
-        let opaque = config
-            .introspection
-            .as_ref()
-            .map(|_| issuer.token().subject("dev-user").audience(config.audience.as_str()).scope("read").opaque());
-        DevMode { issuer, token, api_key, opaque }
-    });
+    // Fetch keys and probe the store now, not on the first request; the
+    // server listens meanwhile and answers 503 until they are there.
+    let warming = authenticator.clone();
+    tokio::spawn(async move { log_readiness(&warming.warm_up().await) });
     Ok(Setup { authenticator, resource_metadata, dev })
+}
+
+async fn dev_mode(issuer: TestIssuer, config: &Config, authenticator: &Authenticator) -> Result<DevMode, String> {
+    let token = issuer
+        .token()
+        .subject("dev-user")
+        .audience(config.audience.as_str())
+        .scope("read write admin")
+        .expires_in(24 * 3600)
+        .sign();
+    let api_key = apikey::generate(&config.key_prefix);
+    // A throwaway key for the printed curl line; it expires in a day.
+    let record = ApiKeyRecord::for_key(
+        &api_key,
+        "demo-service",
+        Scopes::from_space_separated("read"),
+        Some("development demo key".into()),
+        Some(unix_now() + 24 * 3600),
+    );
+    let store = authenticator.api_keys().ok_or("no key store")?.cache();
+    store.insert(record).await.map_err(|e| format!("TOKENGUARD_KEY_STORE: {e}"))?;
+    let opaque = config
+        .introspection
+        .as_ref()
+        .map(|_| issuer.token().subject("dev-user").audience(config.audience.as_str()).scope("read").opaque());
+    Ok(DevMode { issuer, token, api_key, opaque })
+}
+
+fn log_readiness(readiness: &Readiness) {
+    for (issuer, state) in &readiness.issuers {
+        match &state.error {
+            None => tracing::info!(issuer, keys = state.keys, "issuer ready"),
+            Some(error) => tracing::warn!(issuer, error, "issuer not ready; retried on demand"),
+        }
+    }
+    if let Some(store) = &readiness.store {
+        match &store.error {
+            None => tracing::info!("key store ready"),
+            Some(error) => tracing::warn!(error, "key store not ready; retried in the background"),
+        }
+    }
+}
+
+/// `GET /ready`: the status and the body CONTRACT.md gives.
+pub fn readiness(authenticator: &Authenticator) -> (u16, serde_json::Value) {
+    let readiness = authenticator.readiness();
+    let status = if readiness.ready { 200 } else { 503 };
+    (status, serde_json::to_value(&readiness).unwrap_or_default())
+}
+
+/// Seconds a client should wait before asking `/ready` again.
+pub const READY_RETRY_AFTER: &str = "1";
+
+/// Installs the Prometheus recorder when `TOKENGUARD_METRICS_BIND` is set;
+/// its handle renders the text served at `GET /metrics`.
+pub fn install_metrics(settings: &Settings) -> Result<Option<metrics_exporter_prometheus::PrometheusHandle>, String> {
+    if settings.metrics_bind.is_none() {
+        return Ok(None);
+    }
+    #[cfg(not(feature = "metrics"))]
+    tracing::warn!(
+        "built without the `metrics` feature: /metrics has no tokenguard series (build with --features metrics)"
+    );
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("TOKENGUARD_METRICS_BIND: {e}"))?;
+    Ok(Some(recorder))
 }
 
 fn unix_now() -> u64 {
