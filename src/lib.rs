@@ -48,6 +48,8 @@ pub mod guide {
     pub mod client {}
     #[doc = include_str!("../docs/checks.md")]
     pub mod checks {}
+    #[doc = include_str!("../docs/operations.md")]
+    pub mod operations {}
 }
 
 /// The tower layer, scope guard and axum extractors.

@@ -113,14 +113,27 @@ pub struct IntrospectionConfig {
 }
 
 /// A configuration that cannot work, naming the setting at fault.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{setting}: {message}")]
+///
+/// Shown as `TOKENGUARD_HS256_SECRET must be at least 32 bytes long` when the
+/// message says what the setting must be, else as `setting: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidConfig {
     /// The field (`issuers[0].url`) or environment variable (`TOKENGUARD_ISSUER`).
     pub setting: String,
     /// What is wrong with it.
     pub message: String,
 }
+
+impl std::fmt::Display for InvalidConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.message.starts_with("must ") {
+            true => write!(f, "{} {}", self.setting, self.message),
+            false => write!(f, "{}: {}", self.setting, self.message),
+        }
+    }
+}
+
+impl std::error::Error for InvalidConfig {}
 
 fn default_audience() -> String {
     "tokenguard-example".into()
@@ -238,10 +251,14 @@ impl Config {
 
     /// The RFC 9728 metadata of [`Config::resource`], and the path to serve it at.
     pub fn resource_metadata(&self) -> Result<Option<(String, ProtectedResourceMetadata)>, InvalidConfig> {
+        Ok(self.resource_metadata_url()?.map(|(url, metadata)| (url.path().to_owned(), metadata)))
+    }
+
+    fn resource_metadata_url(&self) -> Result<Option<(url::Url, ProtectedResourceMetadata)>, InvalidConfig> {
         let Some(resource) = &self.resource else { return Ok(None) };
         let metadata = ProtectedResourceMetadata::new(resource, self.issuers.iter().map(|i| i.url.clone()));
-        let url = metadata.well_known_url().map_err(|error| self.invalid("resource", &error.to_string()))?;
-        Ok(Some((url.path().to_owned(), metadata)))
+        let url = metadata.well_known_url().map_err(|error| self.invalid("resource", error))?;
+        Ok(Some((url, metadata)))
     }
 
     /// How long a recently verified key survives a store outage.
@@ -314,8 +331,7 @@ impl Authenticator {
                 .map_err(|error| config.invalid("hs256.secret", &error.to_string()))?;
             builder = builder.static_key(JwtRules::new(&hs256.issuer, [config.audience.as_str()]).leeway(leeway), key);
         }
-        if let Some((_, metadata)) = config.resource_metadata()? {
-            let url = metadata.well_known_url().map_err(|error| config.invalid("resource", &error.to_string()))?;
+        if let Some((url, _)) = config.resource_metadata_url()? {
             builder = builder.resource_metadata(url.as_str());
         }
         if let Some(introspection) = &config.introspection {
@@ -422,7 +438,7 @@ mod tests {
     #[test]
     fn a_file_names_the_field() {
         let config: Config = serde_json::from_str(r#"{"hs256": {"secret": "short"}}"#).unwrap();
-        assert_eq!(config.check().unwrap_err().to_string(), "hs256.secret: must be at least 32 bytes long");
+        assert_eq!(config.check().unwrap_err().to_string(), "hs256.secret must be at least 32 bytes long");
         let unknown = serde_json::from_str::<Config>(r#"{"audiance": "x"}"#).unwrap_err().to_string();
         assert!(unknown.contains("unknown field `audiance`"), "{unknown}");
     }

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Method, Uri};
+use tokenguard_core::apikey::KeyDigest;
 use tokenguard_core::plumbing::RequestView;
-use tokenguard_core::store::ApiKeyRecord;
+use tokenguard_core::store::{ApiKeyRecord, StoreError};
 use tokenguard_core::{ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, KeyStore, MemoryKeyStore, Scopes, apikey};
 use tokenguard_testkit::{DEFAULT_AUDIENCE, TestIssuer};
 use tracing::field::{Field, Visit};
@@ -87,6 +88,28 @@ fn expect(fields: &Fields, wanted: &[(&str, &str)]) {
     }
 }
 
+/// A key store that is down.
+struct Down;
+
+#[async_trait::async_trait]
+impl KeyStore for Down {
+    async fn find_by_digest(&self, _: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Err(StoreError("connection refused".into()))
+    }
+    async fn insert(&self, _: ApiKeyRecord) -> Result<(), StoreError> {
+        Err(StoreError("connection refused".into()))
+    }
+    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        Err(StoreError("connection refused".into()))
+    }
+    async fn revoke(&self, _: &str, _: u64) -> Result<bool, StoreError> {
+        Err(StoreError("connection refused".into()))
+    }
+    async fn touch(&self, _: &str, _: u64) -> Result<(), StoreError> {
+        Err(StoreError("connection refused".into()))
+    }
+}
+
 #[tokio::test]
 async fn every_authentication_is_one_span_that_names_no_credential() {
     let captured = Captured::default();
@@ -154,6 +177,32 @@ async fn every_authentication_is_one_span_that_names_no_credential() {
         &captured.last_authentication(),
         &[("cached", "true"), ("outcome", "refused"), ("reason", "unexpected fields after the token")],
     );
+
+    // The warnings of a store that goes down and an issuer that fails name neither.
+    let down = Authenticator::builder().api_keys(ApiKeyVerifier::new(Arc::new(Down), "tg")).build().unwrap();
+    let outcome = down.authenticate(&RequestView::from_http(&method, &uri, &api_key)).await;
+    assert!(matches!(outcome.error(), Some(tokenguard_core::AuthError::Unavailable { .. })));
+    expect(&captured.last_authentication(), &[("outcome", "refused"), ("reason", "the key store is unavailable")]);
+    let warned = captured.events.lock().unwrap().iter().any(|event| {
+        event.get("message").is_some_and(|message| message.starts_with("API key store unavailable"))
+            && event.get("error").is_some_and(|error| error.contains("connection refused"))
+    });
+    assert!(warned, "the outage is logged: {:?}", captured.events.lock().unwrap());
+    let mut failing = TestIssuer::start().await;
+    let failing_token = failing.token().sign();
+    failing.stop().await;
+    let unreachable = Authenticator::builder()
+        .oidc_issuer(JwtRules::new(failing.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
+        .build()
+        .unwrap();
+    let failing_jwt = headers(Some(&format!("Bearer {failing_token}")));
+    assert!(unreachable.authenticate(&RequestView::from_http(&method, &uri, &failing_jwt)).await.error().is_some());
+    let failed = captured.events.lock().unwrap().iter().any(|event| {
+        event.get("message").is_some_and(|message| message == "could not fetch signing keys")
+            && event.get("source").is_some_and(|source| source.contains(failing.issuer()))
+    });
+    assert!(failed, "the failed fetch names its issuer");
+    let secrets: Vec<String> = secrets.into_iter().chain([failing_token]).collect();
 
     let everything = captured.everything();
     for secret in &secrets {
