@@ -5,40 +5,20 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
-use tokenguard_core::apikey::KeyDigest;
 use tokenguard_core::plumbing::RequestView;
-use tokenguard_core::store::{ApiKeyRecord, StoreError};
+use tokenguard_core::store::ApiKeyRecord;
 use tokenguard_core::{
     ApiKeyVerifier, Authenticator, IntrospectionOptions, IntrospectionVerifier, JwksOptions, JwtRules, KeyStore,
     MemoryKeyStore, ScopeRequirement, Scopes, apikey,
 };
 use tokenguard_testkit::{DEFAULT_AUDIENCE, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, TestIssuer};
 
-/// A store that is down.
-struct Down;
-
-#[async_trait]
-impl KeyStore for Down {
-    async fn find_by_digest(&self, _: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-    async fn insert(&self, _: ApiKeyRecord) -> Result<(), StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-    async fn revoke(&self, _: &str, _: u64) -> Result<bool, StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-    async fn touch(&self, _: &str, _: u64) -> Result<(), StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-}
+#[path = "support/down.rs"]
+mod down;
+use down::Down;
 
 /// Counter and gauge values by `name{label=value,…}` (labels sorted).
 fn snapshot(snapshotter: &metrics_util::debugging::Snapshotter) -> BTreeMap<String, f64> {

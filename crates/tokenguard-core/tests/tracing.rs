@@ -7,9 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Method, Uri};
-use tokenguard_core::apikey::KeyDigest;
 use tokenguard_core::plumbing::RequestView;
-use tokenguard_core::store::{ApiKeyRecord, StoreError};
+use tokenguard_core::store::ApiKeyRecord;
 use tokenguard_core::{ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, KeyStore, MemoryKeyStore, Scopes, apikey};
 use tokenguard_testkit::{DEFAULT_AUDIENCE, TestIssuer};
 use tracing::field::{Field, Visit};
@@ -88,27 +87,9 @@ fn expect(fields: &Fields, wanted: &[(&str, &str)]) {
     }
 }
 
-/// A key store that is down.
-struct Down;
-
-#[async_trait::async_trait]
-impl KeyStore for Down {
-    async fn find_by_digest(&self, _: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-    async fn insert(&self, _: ApiKeyRecord) -> Result<(), StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-    async fn revoke(&self, _: &str, _: u64) -> Result<bool, StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-    async fn touch(&self, _: &str, _: u64) -> Result<(), StoreError> {
-        Err(StoreError("connection refused".into()))
-    }
-}
+#[path = "support/down.rs"]
+mod down;
+use down::Down;
 
 #[tokio::test]
 async fn every_authentication_is_one_span_that_names_no_credential() {
