@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Extension, Json, Router, ServiceExt};
+use axum::{Json, Router, ServiceExt};
 use serde_json::{Value, json};
 use tokenguard::tower::{AuthLayer, scope_guard};
 use tokenguard::{Authenticator, Principal};
@@ -47,12 +47,14 @@ async fn run() -> Result<(), String> {
         .route("/recordings", get(list_recordings).post(create_recording))
         .route("/admin", get(admin))
         .route("/greeting", get(greeting))
-        .route("/ready", get(ready))
+        .route("/ready", get({
+            let authenticator = authenticator.clone();
+            move || std::future::ready(ready(&authenticator))
+        }))
         .with_state(recordings);
     if let Some((path, metadata)) = setup.resource_metadata {
         router = router.route(&path, get(move || async move { metadata.into_http(axum::body::Body::from) }));
     }
-    let router = router.layer(Extension(authenticator.clone()));
     // One layer around the whole router authenticates each request once,
     // before routing, and leaves the verdict to those extractors.
     let app = AuthLayer::deferred(authenticator).layer(router);
@@ -73,8 +75,8 @@ async fn bind_to(address: &str, variable: &str) -> Result<tokio::net::TcpListene
 }
 
 /// 200 once every issuer's keys are fetched and the key store answers; else 503.
-async fn ready(Extension(authenticator): Extension<Authenticator>) -> Response {
-    let (status, body) = common::readiness(&authenticator);
+fn ready(authenticator: &Authenticator) -> Response {
+    let (status, body) = common::readiness(authenticator);
     let mut response =
         (StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE), Json(body)).into_response();
     if status != 200 {

@@ -42,6 +42,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
 /// PostgreSQL only: every change to a key that matters to a verifier is
 /// announced on [`CHANGES_CHANNEL`] with the key's digest (hex), whoever
 /// makes it (a server, the CLI, plain SQL) — not the lazy `last_used_at`.
+#[cfg(feature = "postgres")]
 pub(super) const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
     (
         1001,
@@ -64,6 +65,7 @@ pub(super) const POSTGRES_MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 /// The `LISTEN/NOTIFY` channel of key changes (PostgreSQL).
+#[cfg(feature = "postgres")]
 pub(super) const CHANGES_CHANNEL: &str = "tokenguard_api_keys";
 
 /// Records a proof unless a live record of it exists (an expired one is
