@@ -37,6 +37,7 @@ async fn run() -> Result<(), String> {
     let setup = common::setup(&settings.config).await?;
     let authenticator = setup.authenticator;
     let recordings = Arc::new(Recordings::default());
+    let readiness = authenticator.clone();
 
     // The routes; each handler's extractor says who may call it: `Principal`
     // (anyone authenticated), a scope guard (below), `Option<Principal>`
@@ -47,10 +48,7 @@ async fn run() -> Result<(), String> {
         .route("/recordings", get(list_recordings).post(create_recording))
         .route("/admin", get(admin))
         .route("/greeting", get(greeting))
-        .route("/ready", get({
-            let authenticator = authenticator.clone();
-            move || std::future::ready(ready(&authenticator))
-        }))
+        .route("/ready", get(move || std::future::ready(ready(&readiness))))
         .with_state(recordings);
     if let Some((path, metadata)) = setup.resource_metadata {
         router = router.route(&path, get(move || async move { metadata.into_http(axum::body::Body::from) }));

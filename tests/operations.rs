@@ -151,3 +151,37 @@ async fn a_running_server_rides_out_a_key_store_outage() {
         assert!(back, "keys work again once the store answers");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_started_while_the_key_store_is_down_serves_jwts_then_keys() {
+    let postgres = TestPostgres::start().unwrap_or_else(|error| panic!("{error}"));
+    let store = postgres.url();
+    // The schema exists (an earlier start); then the database goes down.
+    let (code, _, err) = cli(&["keys", "list", "--store", &store]).await;
+    assert_eq!(code, 0, "{err}");
+    postgres.stop().unwrap();
+    let issuer = TestIssuer::start().await;
+    let env = [("TOKENGUARD_ISSUER", issuer.issuer()), ("TOKENGUARD_KEY_STORE", store.as_str())];
+    let servers = futures::future::join_all(adapters().into_iter().map(|adapter| Server::start(adapter, &env))).await;
+    let token = issuer.token().sign();
+    for server in &servers {
+        assert_eq!(server.get("/me", Some(&format!("Bearer {token}"))).await.status, 200, "JWTs are unaffected");
+        let reply = server.get("/me", Some("Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b")).await;
+        assert_eq!(reply.status, 503, "{:?}: {}", server.adapter, reply.text);
+        assert!(reply.retry_after.is_some());
+        let ready = server.get("/ready", None).await.json();
+        assert_eq!(ready["store"]["ready"], false, "{ready}");
+    }
+    postgres.start_again().unwrap();
+    let (code, out, err) = cli(&["keys", "create", "--store", &store, "--subject", "late", "--json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let key = serde_json::from_str::<Value>(&out).unwrap()["key"].as_str().unwrap().to_owned();
+    for server in &servers {
+        let accepted = eventually(Duration::from_secs(10), || async {
+            server.get("/me", Some(&format!("Token {key}"))).await.status == 200
+        })
+        .await;
+        assert!(accepted, "{:?}: keys work once the store answers, without a restart", server.adapter);
+        assert_eq!(server.get("/ready", None).await.status, 200);
+    }
+}

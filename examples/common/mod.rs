@@ -48,7 +48,8 @@ pub struct Setup {
 pub struct DevMode {
     pub issuer: TestIssuer,
     pub token: String,
-    pub api_key: Secret,
+    /// A demo API key, unless the key store was unreachable at start.
+    pub api_key: Option<Secret>,
     /// An opaque token, when introspection is configured.
     pub opaque: Option<String>,
 }
@@ -98,7 +99,14 @@ async fn dev_mode(issuer: TestIssuer, config: &Config, authenticator: &Authentic
         Some(unix_now() + 24 * 3600),
     );
     let store = authenticator.api_keys().ok_or("no key store")?.cache();
-    store.insert(record).await.map_err(|e| format!("TOKENGUARD_KEY_STORE: {e}"))?;
+    // The server starts while the store is down; only the demo key is missing then.
+    let api_key = match store.insert(record).await {
+        Ok(()) => Some(api_key),
+        Err(error) => {
+            tracing::warn!(%error, "no demo API key: the key store is unreachable");
+            None
+        }
+    };
     let opaque = config
         .introspection
         .as_ref()
@@ -158,7 +166,9 @@ pub fn announce(addr: std::net::SocketAddr, dev: Option<&DevMode>) {
         // Printing credentials is this mode's purpose: they are throwaway, made at start-up.
         println!("development issuer: {}", dev.issuer.issuer());
         println!("curl -H 'Authorization: Bearer {}' http://{addr}/me", dev.token);
-        println!("curl -H 'Authorization: Token token={}' http://{addr}/me", dev.api_key.expose());
+        if let Some(api_key) = &dev.api_key {
+            println!("curl -H 'Authorization: Token token={}' http://{addr}/me", api_key.expose());
+        }
         if let Some(opaque) = &dev.opaque {
             println!("curl -H 'Authorization: Bearer {opaque}' http://{addr}/me");
         }

@@ -307,14 +307,17 @@ async fn probe_until_up(store: Arc<dyn KeyStore>, shared: Weak<Shared>) {
 }
 
 async fn follow_changes(mut changes: tokio::sync::broadcast::Receiver<KeyChange>, shared: Weak<Shared>) {
+    use tokio::sync::broadcast::error::RecvError;
     loop {
-        let change = match changes.recv().await {
-            Ok(change) => change,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => KeyChange::Unknown,
-            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-        };
+        // Wake up now and then to let go of the store once the cache is gone.
+        let received = tokio::time::timeout(Duration::from_secs(5), changes.recv()).await;
         let Some(shared) = shared.upgrade() else { return };
-        shared.changed(&change);
+        match received {
+            Ok(Ok(change)) => shared.changed(&change),
+            Ok(Err(RecvError::Lagged(_))) => shared.changed(&KeyChange::Unknown),
+            Ok(Err(RecvError::Closed)) => return,
+            Err(_) => {}
+        }
     }
 }
 
