@@ -58,6 +58,26 @@ pub mod tower {
     pub use tokenguard_tower::*;
 }
 
+/// A real local OpenID issuer for your tests (feature `testkit`): mint
+/// tokens your API accepts, with no identity provider running.
+///
+/// ```toml
+/// [dev-dependencies]
+/// tokenguard = { version = "0.1", features = ["testkit"] }
+/// ```
+///
+/// ```no_run
+/// # async fn demo() {
+/// let issuer = tokenguard::testkit::TestIssuer::for_audience("my-api").await;
+/// // Build your app trusting `issuer.issuer()` for audience "my-api", then:
+/// let token = issuer.token().subject("alice").scope("read").sign();
+/// # }
+/// ```
+#[cfg(feature = "testkit")]
+pub mod testkit {
+    pub use tokenguard_testkit::*;
+}
+
 /// The actix-web middleware, scope guard and extractors.
 #[cfg(feature = "actix")]
 pub mod actix {

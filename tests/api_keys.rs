@@ -189,3 +189,25 @@ async fn two_instances_share_keys_in_postgres() {
     drop(servers);
     schema.drop_schema().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_refused_then_imported_is_accepted_on_the_very_next_request() {
+    for adapter in adapters() {
+        println!("adapter: {adapter:?}");
+        let dir = TempDir::new("sqlite-import");
+        let store = sqlite_url(&dir);
+        let server = Server::start(adapter, &[("TOKENGUARD_KEY_STORE", &store)]).await;
+        // A Django REST Framework token, 40 hex digits, presented before it is imported.
+        let token = "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b";
+        let header = format!("Token {token}");
+        let reply = server.get("/me", Some(&header)).await;
+        assert_eq!(reply.status, 401);
+        assert_eq!(reply.www_authenticate, error_challenge("Token", "invalid_token", "unknown API key"));
+        let args = ["keys", "import", "--store", &store, "--subject", "legacy-user", "--scope", "read", "--key", token];
+        let (code, _, stderr) = cli(&args).await;
+        assert_eq!(code, 0, "{stderr}");
+        let reply = server.get("/me", Some(&header)).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        assert_eq!(reply.json()["subject"], "legacy-user");
+    }
+}

@@ -312,32 +312,30 @@ pub fn assert_no_secret(haystack: &str, secrets: &[String], context: &str) {
     }
 }
 
-pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A schema of its own in the `test` database, dropped at the end.
+/// A schema of its own on a private PostgreSQL server (started for the
+/// test from the installed binaries, removed at the end), reached through
+/// `search_path` as a user keeping keys in their own schema would.
 pub struct PgSchema {
     name: String,
-    pool: sqlx::PgPool,
+    server: tokenguard_testkit::TestPostgres,
 }
 
 impl PgSchema {
     pub async fn create() -> PgSchema {
-        let pool = sqlx::PgPool::connect(PG_ADMIN_URL).await.expect("PostgreSQL on 127.0.0.1:5432 (database test)");
-        let name = format!("tg_test_{}_{}", std::process::id(), common_nanos());
+        let server = tokenguard_testkit::TestPostgres::start().unwrap_or_else(|error| panic!("{error}"));
+        let pool = sqlx::PgPool::connect(&server.url()).await.expect("the private PostgreSQL server");
+        let name = format!("tg_test_{}", std::process::id());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}"))).execute(&pool).await.expect("create schema");
-        PgSchema { name, pool }
+        pool.close().await;
+        PgSchema { name, server }
     }
 
     pub fn url(&self) -> String {
-        format!("{PG_ADMIN_URL}?options=-c%20search_path%3D{}", self.name)
+        format!("{}?options=-c%20search_path%3D{}", self.server.url(), self.name)
     }
 
+    /// Stops and removes the server.
     pub async fn drop_schema(self) {
-        let statement = format!("DROP SCHEMA {} CASCADE", self.name);
-        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&self.pool).await.expect("drop schema");
+        drop(self.server);
     }
-}
-
-pub fn common_nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }

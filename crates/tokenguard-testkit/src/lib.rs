@@ -100,6 +100,8 @@ pub(crate) struct Shared {
     refresh_tokens: Mutex<HashMap<String, (String, String)>>,
     token_requests: AtomicUsize,
     token_ttl: std::sync::atomic::AtomicI64,
+    /// The `aud` of minted tokens.
+    audience: Mutex<String>,
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -139,11 +141,26 @@ impl TestIssuer {
             token_requests: AtomicUsize::new(0),
             token_ttl: std::sync::atomic::AtomicI64::new(3600),
             next_kid: AtomicUsize::new(1),
+            audience: Mutex::new(DEFAULT_AUDIENCE.to_owned()),
         });
         let (shutdown, task) = server::spawn(listener, shared.clone());
         let issuer = Self { addr, shared, shutdown: Some(shutdown), task: Some(task) };
         issuer.rotate(alg);
         issuer
+    }
+
+    /// Starts an issuer whose tokens are for `audience` (your API's), so
+    /// that `issuer.token().sign()` is accepted by it as is.
+    pub async fn for_audience(audience: &str) -> Self {
+        let issuer = Self::start().await;
+        *lock(&issuer.shared.audience) = audience.to_owned();
+        issuer
+    }
+
+    /// The `aud` of the tokens it mints ([`DEFAULT_AUDIENCE`] unless started
+    /// [`TestIssuer::for_audience`]).
+    pub fn audience(&self) -> String {
+        lock(&self.shared.audience).clone()
     }
 
     /// The issuer identifier, `http://127.0.0.1:PORT` (no trailing slash).

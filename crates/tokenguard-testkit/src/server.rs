@@ -19,8 +19,8 @@ use tokio::task::JoinHandle;
 
 use crate::token::{now, random_token, sign_claims};
 use crate::{
-    DEFAULT_AUDIENCE, Fault, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, Shared, TOKEN_CLIENT_ID,
-    TOKEN_CLIENT_SECRET, USER, USER_PASSWORD, lock,
+    Fault, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, Shared, TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET, USER,
+    USER_PASSWORD, lock,
 };
 
 pub(crate) fn spawn(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, JoinHandle<()>) {
@@ -109,7 +109,7 @@ fn oauth_error(status: StatusCode, error: &str) -> Response {
 /// RFC 6749 token endpoint: `client_credentials` (the client is the
 /// subject), `password` (user [`USER`]) and `refresh_token` (rotated on
 /// every use). Access tokens are JWTs for `resource` (default
-/// [`DEFAULT_AUDIENCE`]) with the requested `scope` (default `read`).
+/// the issuer's audience) with the requested `scope` (default `read`).
 async fn token(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
@@ -133,12 +133,13 @@ async fn token(
         _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     };
     let ttl = shared.token_ttl.load(Ordering::SeqCst);
+    let audience = lock(&shared.audience).clone();
     let now = now();
     let mut claims = serde_json::Map::new();
     for (name, value) in [
         ("iss", json!(shared.issuer)),
         ("sub", json!(subject)),
-        ("aud", json!(param("resource").unwrap_or(DEFAULT_AUDIENCE))),
+        ("aud", json!(param("resource").unwrap_or(&audience))),
         ("iat", json!(now)),
         ("exp", json!(now + ttl)),
         ("client_id", json!(TOKEN_CLIENT_ID)),

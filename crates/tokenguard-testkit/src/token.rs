@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
-use crate::{DEFAULT_AUDIENCE, Shared, TestIssuer, lock};
+use crate::{Shared, TestIssuer, lock};
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
@@ -28,7 +28,7 @@ impl<'a> TokenBuilder<'a> {
         let claims = json!({
             "iss": issuer.issuer(),
             "sub": "alice",
-            "aud": DEFAULT_AUDIENCE,
+            "aud": issuer.audience(),
             "iat": now,
             "exp": now + 3600,
             "client_id": "testkit-client",
