@@ -72,9 +72,10 @@ async fn during_an_outage_keys_fail_fast_and_recent_keys_keep_working_within_the
     .await;
     let mut latencies: Vec<Duration> = answers.iter().map(|(_, latency)| *latency).collect();
     latencies.sort();
-    println!("64 unknown keys during the outage: p50 {:?}, max {:?}", latencies[32], latencies[63]);
+    println!("64 unknown keys as the outage begins: p50 {:?}, max {:?}", latencies[32], latencies[63]);
     assert!(answers.iter().all(|(unavailable, _)| *unavailable), "every key is 503");
-    assert!(started.elapsed() < Duration::from_millis(1000), "all 64 answered in {:?}", started.elapsed());
+    // Those in flight as it begins wait at most the query timeout (1 s), never the pool's.
+    assert!(started.elapsed() < Duration::from_millis(1500), "all 64 answered in {:?}", started.elapsed());
     for key in &never_seen[..8] {
         let asked = Instant::now();
         assert!(unavailable(verifier.verify(key.expose()).await));
@@ -118,7 +119,7 @@ async fn a_server_started_while_the_store_is_down_serves_jwts_then_keys_once_it_
     let token = Credential::new(Scheme::Token, key.expose());
     let asked = Instant::now();
     assert!(unavailable(authenticator.verify(token).await));
-    println!("first key during the outage: 503 after {:?} (connect attempts until the pool timeout)", asked.elapsed());
+    println!("first key during the outage: 503 after {:?} (connect attempts until the query timeout)", asked.elapsed());
     let asked = Instant::now();
     assert!(unavailable(authenticator.verify(token).await));
     assert!(asked.elapsed() < Duration::from_millis(100), "then at once: {:?}", asked.elapsed());

@@ -48,6 +48,10 @@ pub struct CacheOptions {
     /// First wait between probes of a store that failed; doubles up to 2 s.
     /// Default 100 ms.
     pub probe_interval: Duration,
+    /// Longest a request waits for one store query (a connection included):
+    /// past it the query counts as failed and the store as down. Bounds
+    /// what the requests in flight when an outage begins wait. Default 1 s.
+    pub query_timeout: Duration,
 }
 
 impl Default for CacheOptions {
@@ -58,6 +62,7 @@ impl Default for CacheOptions {
             max_concurrent_lookups: 16,
             stale: Duration::from_secs(300),
             probe_interval: Duration::from_millis(100),
+            query_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -87,7 +92,10 @@ struct Shared {
     last_good: Option<moka::sync::Cache<KeyDigest, Arc<ApiKeyRecord>>>,
     epoch: RwLock<Arc<Epoch>>,
     health: Mutex<Health>,
+    /// Woken when the store is found down.
+    outage: tokio::sync::Notify,
     lookups: Semaphore,
+    query_timeout: Duration,
     probe_interval: Duration,
 }
 
@@ -127,6 +135,8 @@ impl CachedKeyStore {
             last_good,
             epoch: RwLock::new(Arc::new(Epoch)),
             health: Mutex::new(Health::default()),
+            outage: tokio::sync::Notify::new(),
+            query_timeout: options.query_timeout,
             lookups: Semaphore::new(options.max_concurrent_lookups.max(1)),
             probe_interval: options.probe_interval.max(Duration::from_millis(1)),
         });
@@ -194,12 +204,24 @@ impl CachedKeyStore {
     async fn query(&self, digest: &KeyDigest) -> Result<Found, Miss> {
         let epoch = self.epoch();
         let _permit = self.shared.lookups.acquire().await.map_err(|_| Miss::Unknown)?;
-        // Queued behind a query that found the store down: do not wait for it too.
+        // Whichever query finds the store down first answers every other
+        // query in flight too: none keeps waiting for a connection.
+        let outage = self.shared.outage.notified();
+        tokio::pin!(outage);
+        outage.as_mut().enable();
         if let Some(reason) = self.shared.down() {
             return Err(Miss::Failed(Arc::new(StoreError(reason))));
         }
         let started = std::time::Instant::now();
-        let found = self.inner.find_by_digest(digest).await;
+        let found = tokio::select! {
+            found = tokio::time::timeout(self.shared.query_timeout, self.inner.find_by_digest(digest)) => {
+                found.unwrap_or_else(|_| Err(StoreError("no answer within the query timeout".into())))
+            }
+            () = &mut outage => {
+                let reason = self.shared.down().unwrap_or_default();
+                return Err(Miss::Failed(Arc::new(StoreError(reason))));
+            }
+        };
         crate::observe::key_store_query(started.elapsed(), found.is_err());
         let record = match found {
             Ok(Some(record)) => Arc::new(record),
@@ -228,12 +250,15 @@ impl CachedKeyStore {
     }
 
     /// Records the last use in the background: never on a request's time.
+    /// Its failure tells of an outage as a lookup's would.
     fn touch_later(&self, id: &str) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
         let (store, id, now) = (self.inner.clone(), id.to_owned(), crate::time::Clock::system().unix_seconds());
+        let this = CachedKeyStore { inner: self.inner.clone(), shared: self.shared.clone() };
         runtime.spawn(async move {
             if let Err(error) = store.touch(&id, now).await {
                 tracing::debug!(%error, key_id = %id, "could not record last use");
+                this.fail(&error);
             }
         });
     }
@@ -250,6 +275,7 @@ impl CachedKeyStore {
             health.down = Some(error.0.clone());
             !std::mem::replace(&mut health.probing, true)
         };
+        self.shared.outage.notify_waiters();
         if start_probe {
             runtime.spawn(probe_until_up(self.inner.clone(), Arc::downgrade(&self.shared)));
         }
