@@ -54,12 +54,16 @@ impl PostgresKeyStore {
 
     fn subscribe(&self) -> Option<broadcast::Receiver<KeyChange>> {
         let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let mut first = None;
         let sender = self.changes.get_or_init(|| {
-            let (sender, _) = broadcast::channel(256);
+            // The first receiver exists before the listener starts: it stops
+            // as soon as it sees nobody subscribed.
+            let (sender, receiver) = broadcast::channel(256);
+            first = Some(receiver);
             runtime.spawn(listen(self.clone(), sender.downgrade()));
             sender
         });
-        Some(sender.subscribe())
+        Some(first.unwrap_or_else(|| sender.subscribe()))
     }
 }
 
