@@ -36,6 +36,7 @@ use crate::fetch::{FetchError, Fetcher, HttpOptions, check_url};
 use crate::keys::DEFAULT_ALGORITHMS;
 use crate::keys::VerificationKey;
 use crate::observe;
+use crate::readiness::IssuerReadiness;
 
 /// Largest number of usable keys kept from one JWKS document.
 pub const MAX_KEYS: usize = 64;
@@ -139,19 +140,6 @@ struct State {
     last_error: Option<String>,
 }
 
-/// What a [`JwksCache`] holds now, for readiness reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JwksStatus {
-    /// Usable keys are cached (fresh, or stale within `max_stale`).
-    pub ready: bool,
-    /// Usable keys from the last successful fetch.
-    pub keys: usize,
-    /// When the last successful fetch ended.
-    pub fetched_at: Option<std::time::SystemTime>,
-    /// Why the last fetch failed, if it did (never a secret).
-    pub error: Option<String>,
-}
-
 enum Decision {
     Found(Arc<VerificationKey>),
     Refresh { generation: u64, unknown_kid: bool },
@@ -218,7 +206,7 @@ impl JwksCache {
     /// Fetches the key set now unless fresh keys are cached (or a fetch
     /// failed moments ago): what a service calls at start so that its first
     /// requests do not wait for discovery and the JWKS.
-    pub async fn warm_up(&self) -> JwksStatus {
+    pub async fn warm_up(&self) -> IssuerReadiness {
         let now = Instant::now();
         let (fresh, backing_off, generation) = self.read(|state| {
             (
@@ -233,13 +221,14 @@ impl JwksCache {
         self.status()
     }
 
-    /// What the cache holds now.
-    pub fn status(&self) -> JwksStatus {
+    /// What the cache holds now: usable keys (fresh, or stale within
+    /// `max_stale`), when they were fetched, why the last fetch failed.
+    pub fn status(&self) -> IssuerReadiness {
         let now = Instant::now();
         self.read(|state| {
             let usable = state.stale_until.is_some_and(|until| now < until);
             let keys = state.keys.as_ref().map_or(0, |keys| keys.len());
-            JwksStatus {
+            IssuerReadiness {
                 ready: usable && keys > 0,
                 keys,
                 fetched_at: state.fetched_at,

@@ -77,9 +77,18 @@ mod enabled {
 pub(crate) use enabled::*;
 
 use crate::error::AuthError;
+use crate::principal::PrincipalKind;
+
+/// Counts a credential refused with `error`; `kind` is what it looked like
+/// (`None`: unreadable). No credential at all is not an authentication.
+pub(crate) fn refusal(kind: Option<PrincipalKind>, error: &AuthError) {
+    if let Some(outcome) = refusal_outcome(error) {
+        authentication(kind.map_or("unknown", PrincipalKind::as_str), outcome);
+    }
+}
 
 /// The `outcome` label of a refusal; `None` for no credential at all.
-pub(crate) fn refusal_outcome(error: &AuthError) -> Option<&'static str> {
+fn refusal_outcome(error: &AuthError) -> Option<&'static str> {
     Some(match error {
         AuthError::MissingCredentials => return None,
         AuthError::InvalidRequest(_) => "malformed",

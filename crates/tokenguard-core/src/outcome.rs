@@ -90,11 +90,7 @@ impl AuthOutcome {
         match &self.0.verdict {
             Verdict::Authenticated { principal, .. } => observe::authentication(principal.kind().as_str(), "accepted"),
             Verdict::Anonymous => {}
-            Verdict::Refused { error, kind, .. } => {
-                if let Some(outcome) = observe::refusal_outcome(error) {
-                    observe::authentication(kind.map_or("unknown", PrincipalKind::as_str), outcome);
-                }
-            }
+            Verdict::Refused { error, kind, .. } => observe::refusal(*kind, error),
         }
         if span.is_disabled() {
             return;

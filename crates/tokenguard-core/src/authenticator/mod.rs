@@ -31,7 +31,7 @@ use crate::jwt::jose::{self, MAX_TOKEN_BYTES};
 use crate::observe;
 use crate::outcome::AuthOutcome;
 use crate::principal::{Principal, PrincipalKind};
-use crate::readiness::{IssuerReadiness, Readiness, StoreReadiness};
+use crate::readiness::{IssuerReadiness, Readiness};
 use crate::request::{RequestView, Values};
 use crate::time::Clock;
 use crate::token_cache::{TokenCache, TokenCacheStats};
@@ -126,9 +126,7 @@ impl Authenticator {
         let outcome = match self.decide(credential, value.as_bytes(), None).await {
             Ok(outcome) => outcome,
             Err(error) => {
-                if let Some(outcome) = observe::refusal_outcome(&error) {
-                    observe::authentication(self.credential_kind(credential).as_str(), outcome);
-                }
+                observe::refusal(Some(self.credential_kind(credential)), &error);
                 return Err(error);
             }
         };
@@ -190,10 +188,8 @@ impl Authenticator {
                 self.inner.tokens.forget_dead(value);
                 let started = std::time::Instant::now();
                 let verified = self.verify_uncached(scheme, token, value).await;
-                let kind = match &verified {
-                    Ok(outcome) => outcome.principal().map_or(PrincipalKind::ApiKey, Principal::kind),
-                    Err(_) => self.credential_kind(credential),
-                };
+                let principal = verified.as_ref().ok().and_then(AuthOutcome::principal);
+                let kind = principal.map_or_else(|| self.credential_kind(credential), Principal::kind);
                 observe::verification(kind.as_str(), started.elapsed());
                 verified?
             }
@@ -291,25 +287,9 @@ impl Authenticator {
     /// Whether every issuer's keys are cached and the key store answers,
     /// as known now (no I/O): what a readiness route reports.
     pub fn readiness(&self) -> Readiness {
-        let issuers: BTreeMap<String, IssuerReadiness> = self
-            .inner
-            .jwt
-            .key_sets()
-            .map(|(issuer, jwks)| {
-                let status = jwks.status();
-                let readiness = IssuerReadiness {
-                    ready: status.ready,
-                    keys: status.keys,
-                    fetched_at: status.fetched_at,
-                    error: status.error,
-                };
-                (issuer.to_owned(), readiness)
-            })
-            .collect();
-        let store = self.inner.api_keys.as_ref().map(|api_keys| {
-            let health = api_keys.cache().health();
-            StoreReadiness { ready: health.reachable, error: health.error }
-        });
+        let issuers: BTreeMap<String, IssuerReadiness> =
+            self.inner.jwt.key_sets().map(|(issuer, jwks)| (issuer.to_owned(), jwks.status())).collect();
+        let store = self.inner.api_keys.as_ref().map(|api_keys| api_keys.cache().health());
         let ready = issuers.values().all(|issuer| issuer.ready) && store.as_ref().is_none_or(|store| store.ready);
         Readiness { ready, issuers, store }
     }

@@ -27,6 +27,7 @@ use tokio::sync::Semaphore;
 
 use super::{ApiKeyRecord, KeyChange, KeyStore, StoreError};
 use crate::apikey::KeyDigest;
+use crate::readiness::StoreReadiness;
 
 /// Bounds of a [`CachedKeyStore`].
 #[derive(Debug, Clone)]
@@ -70,17 +71,9 @@ impl Default for CacheOptions {
 /// Longest wait between probes of a store that is down.
 const MAX_PROBE_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Whether the store answered its last query, for readiness reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreHealth {
-    /// The last query (or probe) succeeded, or none was made yet.
-    pub reachable: bool,
-    /// Why the last query failed, while the store is down. Never a secret.
-    pub error: Option<String>,
-}
-
 /// Caches found keys by digest, bounded in entries and time, and tracks
 /// the store's health; see the module documentation.
+#[derive(Clone)]
 pub struct CachedKeyStore {
     inner: Arc<dyn KeyStore>,
     shared: Arc<Shared>,
@@ -153,9 +146,9 @@ impl CachedKeyStore {
     }
 
     /// Whether the store answered its last query.
-    pub fn health(&self) -> StoreHealth {
-        let health = self.shared.lock_health();
-        StoreHealth { reachable: health.down.is_none(), error: health.down.clone() }
+    pub fn health(&self) -> StoreReadiness {
+        let down = self.shared.down();
+        StoreReadiness { ready: down.is_none(), error: down }
     }
 
     /// Asks the store whether it answers ([`KeyStore::ping`]), and records
@@ -253,10 +246,9 @@ impl CachedKeyStore {
     /// Its failure tells of an outage as a lookup's would.
     fn touch_later(&self, id: &str) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let (store, id, now) = (self.inner.clone(), id.to_owned(), crate::time::Clock::system().unix_seconds());
-        let this = CachedKeyStore { inner: self.inner.clone(), shared: self.shared.clone() };
+        let (this, id, now) = (self.clone(), id.to_owned(), crate::time::Clock::system().unix_seconds());
         runtime.spawn(async move {
-            if let Err(error) = store.touch(&id, now).await {
+            if let Err(error) = this.inner.touch(&id, now).await {
                 tracing::debug!(%error, key_id = %id, "could not record last use");
                 this.fail(&error);
             }

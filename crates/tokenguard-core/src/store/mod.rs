@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-pub use cached::{CacheOptions, CachedKeyStore, StoreHealth};
+pub use cached::{CacheOptions, CachedKeyStore};
 pub(crate) use cached::{Epoch, witness};
 pub use memory::MemoryKeyStore;
 #[cfg(feature = "postgres")]

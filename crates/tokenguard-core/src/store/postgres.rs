@@ -139,7 +139,8 @@ impl_sql_key_store!(
     digest_type = "BYTEA",
     begin = "BEGIN",
     migration_lock = Some("SELECT pg_advisory_xact_lock(7417316611)"),
-    dialect_migrations = sql::POSTGRES_MIGRATIONS
+    dialect_migrations = sql::POSTGRES_MIGRATIONS,
+    changes = subscribe
 );
 
 #[cfg(test)]

@@ -152,8 +152,9 @@ pub(super) const TOUCH: &str = "UPDATE tokenguard_api_keys SET last_used_at = $1
      WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)";
 
 /// Implements `migrate`, [`KeyStore`](super::KeyStore) and
-/// [`ReplayCache`](crate::dpop::ReplayCache) for a store with a
-/// `pool` field, using the shared statements above.
+/// [`ReplayCache`](crate::dpop::ReplayCache) for a store with `pool` and
+/// `schema` fields, using the shared statements above; `changes = method`
+/// names the store's own method that follows pushed changes, if it has one.
 macro_rules! impl_sql_key_store {
     (
         $store:ty,
@@ -161,6 +162,7 @@ macro_rules! impl_sql_key_store {
         begin = $begin:literal,
         migration_lock = $lock:expr,
         dialect_migrations = $dialect:expr
+        $(, changes = $changes:ident)?
     ) => {
         impl $store {
             /// Creates the schema on first use: a store opened while the
@@ -287,9 +289,11 @@ macro_rules! impl_sql_key_store {
                 Ok(())
             }
 
-            fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<super::KeyChange>> {
-                self.subscribe()
-            }
+            $(
+                fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<super::KeyChange>> {
+                    self.$changes()
+                }
+            )?
         }
 
         /// Instances sharing this store share DPoP replay protection: a

@@ -44,12 +44,6 @@ impl SqliteKeyStore {
         store.ready().await?;
         Ok(store)
     }
-
-    /// A local file pushes no changes: other writers' changes are seen
-    /// when cached answers expire.
-    fn subscribe(&self) -> Option<tokio::sync::broadcast::Receiver<super::KeyChange>> {
-        None
-    }
 }
 
 // SQLite serialises writers itself; `BEGIN IMMEDIATE` takes the write lock up
