@@ -11,8 +11,8 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use http::{HeaderMap, HeaderValue, header::AUTHORIZATION};
 use tokenguard::apikey::{self, KeyDigest};
 use tokenguard::plumbing::{AuthOutcome, RequestView};
-use tokenguard::store::ApiKeyRecord;
 use tokenguard::store::SqliteKeyStore;
+use tokenguard::store::{ApiKeyRecord, ChangedBy};
 use tokenguard::{
     ApiKeyVerifier, Authenticator, Credential, JwksOptions, JwtRules, KeyStore, MemoryKeyStore, Scheme,
     ScopeRequirement, Scopes,
@@ -246,13 +246,13 @@ fn api_keys(c: &mut Criterion) {
     let key = apikey::generate("tg");
     let record = ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("read"), None, None);
     let memory: Arc<dyn KeyStore> = Arc::new(MemoryKeyStore::new());
-    rt.block_on(memory.insert(record.clone())).expect("insert");
+    rt.block_on(memory.insert(record.clone(), &ChangedBy::now("bench"))).expect("insert");
     let dir = std::env::temp_dir().join(format!("tokenguard-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let sqlite: Arc<dyn KeyStore> = Arc::new(
         rt.block_on(SqliteKeyStore::open(&format!("sqlite://{}", dir.join("keys.db").display()))).expect("sqlite"),
     );
-    rt.block_on(sqlite.insert(record)).expect("insert");
+    rt.block_on(sqlite.insert(record, &ChangedBy::now("bench"))).expect("insert");
 
     group.bench_function("digest", |b| b.iter(|| KeyDigest::of(std::hint::black_box(key.expose()))));
     for (name, store) in [("memory", &memory), ("sqlite", &sqlite)] {

@@ -148,7 +148,7 @@ async fn insert_expired_key(store: &str) -> String {
     let scopes = tokenguard::Scopes::from_space_separated("read");
     let record = tokenguard::store::ApiKeyRecord::for_key(&key, "expired-service", scopes, None, Some(expired_at));
     let store = tokenguard::store::open(store).await.expect("the key store");
-    store.insert(record).await.expect("insert");
+    store.insert(record, &tokenguard::store::ChangedBy::now("test")).await.expect("insert");
     key.expose().to_owned()
 }
 

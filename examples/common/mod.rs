@@ -7,7 +7,7 @@ use tokenguard::apikey;
 use tokenguard::config::IssuerConfig;
 use tokenguard::readiness::Readiness;
 use tokenguard::resource_metadata::ProtectedResourceMetadata;
-use tokenguard::store::ApiKeyRecord;
+use tokenguard::store::{ApiKeyRecord, ChangedBy};
 use tokenguard::{Authenticator, Config, KeyStore, Scopes, Secret};
 use tokenguard_testkit::TestIssuer;
 
@@ -100,8 +100,8 @@ async fn dev_mode(issuer: TestIssuer, config: &Config, authenticator: &Authentic
     );
     let store = authenticator.api_keys().ok_or("no key store")?.cache();
     // The server starts while the store is down; only the demo key is missing then.
-    let api_key = match store.insert(record).await {
-        Ok(()) => Some(api_key),
+    let api_key = match store.insert(record, &ChangedBy::now("example")).await {
+        Ok(_) => Some(api_key),
         Err(error) => {
             tracing::warn!(%error, "no demo API key: the key store is unreachable");
             None

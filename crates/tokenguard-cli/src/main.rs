@@ -37,6 +37,7 @@ enum Command {
 }
 
 /// A failure with its exit code.
+#[derive(Debug)]
 pub struct Failure {
     code: u8,
     message: String,

@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 use crate::apikey::{FormatCheck, KeyDigest, check_format};
 use crate::error::AuthError;
 use crate::principal::{Parts, Principal, PrincipalKind};
-use crate::scope::Scopes;
 use crate::store::{CacheOptions, CachedKeyStore, Epoch, KeyStore};
 use crate::time::Clock;
 
@@ -83,11 +82,12 @@ impl ApiKeyVerifier {
         let Some(record) = record else {
             return Ok(None);
         };
-        if record.revoked_at.is_some() {
+        let now = self.clock.unix_seconds();
+        if record.is_revoked_at(now) {
             tracing::debug!(key_id = %record.id, "revoked API key presented");
             return Err(AuthError::InvalidToken("API key revoked"));
         }
-        if record.expires_at.is_some_and(|expires_at| self.clock.unix_seconds() >= expires_at) {
+        if record.is_expired_at(now) {
             return Err(AuthError::InvalidToken("API key expired"));
         }
         let mut claims = Map::new();
@@ -95,14 +95,20 @@ impl ApiKeyVerifier {
         if let Some(name) = &record.name {
             claims.insert("name".into(), Value::String(name.clone()));
         }
+        if !record.metadata.is_empty() {
+            claims.insert("metadata".into(), Value::Object(record.metadata.clone()));
+        }
+        // A key rotated with a grace period stops working when it ends:
+        // for the principal (and every cache holding it), that is its expiry.
+        let ends = [record.expires_at, record.revoked_at].into_iter().flatten().min();
         let principal = Principal::new(Parts {
             subject: record.subject.clone(),
             kind: PrincipalKind::ApiKey,
             issuer: None,
             client_id: None,
             scopes: record.scopes.clone(),
-            roles: Scopes::empty(),
-            expires_at: record.expires_at,
+            roles: record.roles.clone(),
+            expires_at: ends,
             claims,
         });
         Ok(Some((principal, epoch)))

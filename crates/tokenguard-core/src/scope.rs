@@ -100,6 +100,11 @@ impl Scopes {
         self.iter().count()
     }
 
+    /// The names separated by one space: the `scope` parameter's form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Whether there are no scopes.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

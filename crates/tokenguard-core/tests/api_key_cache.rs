@@ -10,6 +10,7 @@ use tokenguard_core::apikey::{self, KeyDigest};
 use tokenguard_core::store::ApiKeyRecord;
 use tokenguard_core::store::CacheOptions;
 use tokenguard_core::store::StoreError;
+use tokenguard_core::store::{ChangedBy, KeyQuery};
 use tokenguard_core::{ApiKeyVerifier, AuthError, KeyStore, MemoryKeyStore, Scopes, Secret};
 
 #[derive(Default)]
@@ -24,14 +25,14 @@ impl KeyStore for CountingStore {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.find_by_digest(digest).await
     }
-    async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
-        self.inner.insert(record).await
+    async fn insert(&self, record: ApiKeyRecord, by: &ChangedBy) -> Result<bool, StoreError> {
+        self.inner.insert(record, by).await
     }
-    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.inner.list().await
+    async fn list(&self, query: &KeyQuery) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.inner.list(query).await
     }
-    async fn revoke(&self, id: &str, at: u64) -> Result<bool, StoreError> {
-        self.inner.revoke(id, at).await
+    async fn revoke(&self, id: &str, by: &ChangedBy) -> Result<bool, StoreError> {
+        self.inner.revoke(id, by).await
     }
     async fn touch(&self, id: &str, at: u64) -> Result<(), StoreError> {
         self.inner.touch(id, at).await
@@ -46,7 +47,7 @@ async fn add_key(store: &CountingStore, scope: &str) -> (Secret, String) {
     let key = apikey::generate("tg");
     let record = ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated(scope), None, None);
     let id = record.id.clone();
-    store.insert(record).await.unwrap();
+    store.insert(record, &ChangedBy::now("test")).await.unwrap();
     (key, id)
 }
 
@@ -91,7 +92,7 @@ async fn a_key_refused_as_unknown_then_imported_is_accepted_on_the_next_request(
     assert_eq!(verifier.verify(legacy.expose()).await.unwrap_err(), AuthError::InvalidToken("unknown API key"));
     let record = ApiKeyRecord::for_key(&legacy, "legacy", Scopes::from_space_separated("read"), None, None);
     // Imported behind the cache's back, as the CLI does.
-    store.inner.insert(record).await.unwrap();
+    store.inner.insert(record, &ChangedBy::now("test")).await.unwrap();
     assert_eq!(verifier.verify(legacy.expose()).await.unwrap().subject(), "legacy");
 }
 
@@ -118,7 +119,7 @@ async fn revocation_is_seen_within_the_ttl() {
     let (key, id) = add_key(&store, "read").await;
     assert!(verifier.verify(key.expose()).await.is_ok());
     // Revoked directly in the store, behind the cache's back (as another instance would).
-    assert!(store.inner.revoke(&id, 1).await.unwrap());
+    assert!(store.inner.revoke(&id, &ChangedBy::now("test")).await.unwrap());
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut result = verifier.verify(key.expose()).await;
     while result.is_ok() && Instant::now() < deadline {

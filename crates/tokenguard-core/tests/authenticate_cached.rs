@@ -8,7 +8,7 @@ use std::time::Duration;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use tokenguard_core::plumbing::{AuthOutcome, RequestView};
-use tokenguard_core::store::ApiKeyRecord;
+use tokenguard_core::store::{ApiKeyRecord, ChangedBy};
 use tokenguard_core::time::ManualClock;
 use tokenguard_core::{
     ApiKeyVerifier, AuthError, Authenticator, KeyStore, MemoryKeyStore, Mode, Scopes, TokenCacheOptions, apikey,
@@ -37,7 +37,7 @@ async fn a_verified_credential_is_answered_from_the_cache_and_nothing_unverified
     let store = Arc::new(MemoryKeyStore::default());
     let key = apikey::generate("tg");
     let record = ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("read"), None, None);
-    store.insert(record).await.unwrap();
+    store.insert(record, &ChangedBy::now("test")).await.unwrap();
     let authenticator = Authenticator::builder().api_keys(ApiKeyVerifier::new(store, "tg")).build().unwrap();
     let presented = headers(&[&format!("Token token={}", key.expose())]);
 
@@ -83,7 +83,7 @@ async fn a_cached_verification_ends_with_its_ttl_and_with_the_key() {
     let expires_at = clock.clock().unix_seconds() + 60;
     let key = apikey::generate("tg");
     let record = ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("read"), None, Some(expires_at));
-    store.insert(record).await.unwrap();
+    store.insert(record, &ChangedBy::now("test")).await.unwrap();
     let authenticator = Authenticator::builder()
         .api_keys(ApiKeyVerifier::new(store, "tg"))
         .token_cache(TokenCacheOptions { api_key_ttl: Duration::from_secs(2), ..TokenCacheOptions::default() })

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokenguard_core::introspection::ClientAuth;
-use tokenguard_core::store::ApiKeyRecord;
+use tokenguard_core::store::{ApiKeyRecord, ChangedBy};
 use tokenguard_core::{
     ApiKeyVerifier, AuthError, Authenticator, Credential, IntrospectionOptions, IntrospectionVerifier, JwksOptions,
     JwtRules, KeyStore, MemoryKeyStore, PrincipalKind, Scheme, Scopes, Secret,
@@ -197,7 +197,7 @@ async fn the_authenticator_routes_each_bearer_credential_to_its_verifier() {
     let imported = "0123456789abcdef0123456789abcdef01234567";
     let record =
         ApiKeyRecord::for_key(&Secret::new(imported), "legacy-user", Scopes::from_space_separated("read"), None, None);
-    store.insert(record).await.expect("insert");
+    store.insert(record, &ChangedBy::now("test")).await.expect("insert");
     let authenticator = Authenticator::builder()
         .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
         .api_keys(ApiKeyVerifier::new(store, "tg"))

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use tokenguard_core::apikey::{self, KeyDigest};
-use tokenguard_core::store::{ApiKeyRecord, CacheOptions, PostgresKeyStore, StoreError};
+use tokenguard_core::store::{ApiKeyRecord, CacheOptions, ChangedBy, KeyQuery, PostgresKeyStore, StoreError};
 use tokenguard_core::{
     ApiKeyVerifier, AuthError, Authenticator, Credential, JwksOptions, JwtRules, KeyStore, Scheme, Scopes, Secret,
 };
@@ -24,7 +24,7 @@ async fn create_key(store: &dyn KeyStore, subject: &str) -> (Secret, String) {
     let key = apikey::generate("tg");
     let record = ApiKeyRecord::for_key(&key, subject, Scopes::from_space_separated("read"), None, None);
     let id = record.id.clone();
-    store.insert(record).await.expect("insert");
+    store.insert(record, &ChangedBy::now("test")).await.expect("insert");
     (key, id)
 }
 
@@ -138,14 +138,14 @@ impl KeyStore for WithoutNotifications {
     async fn find_by_digest(&self, digest: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
         self.0.find_by_digest(digest).await
     }
-    async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
-        self.0.insert(record).await
+    async fn insert(&self, record: ApiKeyRecord, by: &ChangedBy) -> Result<bool, StoreError> {
+        self.0.insert(record, by).await
     }
-    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.0.list().await
+    async fn list(&self, query: &KeyQuery) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.0.list(query).await
     }
-    async fn revoke(&self, id: &str, at: u64) -> Result<bool, StoreError> {
-        self.0.revoke(id, at).await
+    async fn revoke(&self, id: &str, by: &ChangedBy) -> Result<bool, StoreError> {
+        self.0.revoke(id, by).await
     }
     async fn touch(&self, id: &str, at: u64) -> Result<(), StoreError> {
         self.0.touch(id, at).await
@@ -165,7 +165,7 @@ async fn revocation_delay(admin: &PostgresKeyStore, instances: &[Authenticator],
         instance.verify(token).await.expect("a new key is accepted at once");
     }
     let revoked = Instant::now();
-    assert!(admin.revoke(&id, 1).await.unwrap());
+    assert!(admin.revoke(&id, &ChangedBy::now("test")).await.unwrap());
     for instance in instances {
         while instance.verify(token).await.is_ok() {
             assert!(revoked.elapsed() < deadline, "still accepted after {deadline:?}");

@@ -9,7 +9,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use tokenguard_core::plumbing::RequestView;
-use tokenguard_core::store::ApiKeyRecord;
+use tokenguard_core::store::{ApiKeyRecord, ChangedBy};
 use tokenguard_core::{
     ApiKeyVerifier, Authenticator, IntrospectionOptions, IntrospectionVerifier, JwksOptions, JwtRules, KeyStore,
     MemoryKeyStore, ScopeRequirement, Scopes, apikey,
@@ -58,7 +58,13 @@ async fn authentications_are_counted_by_kind_and_outcome() {
     let issuer = TestIssuer::start().await;
     let store = Arc::new(MemoryKeyStore::default());
     let key = apikey::generate("tg");
-    store.insert(ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("read"), None, None)).await.unwrap();
+    store
+        .insert(
+            ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("read"), None, None),
+            &ChangedBy::now("test"),
+        )
+        .await
+        .unwrap();
     let introspection = IntrospectionVerifier::new(IntrospectionOptions::new(
         issuer.issuer(),
         INTROSPECTION_CLIENT_ID,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use tokenguard_core::plumbing::RequestView;
-use tokenguard_core::store::ApiKeyRecord;
+use tokenguard_core::store::{ApiKeyRecord, ChangedBy};
 use tokenguard_core::{ApiKeyVerifier, Authenticator, JwksOptions, JwtRules, KeyStore, MemoryKeyStore, Scopes, apikey};
 use tokenguard_testkit::{DEFAULT_AUDIENCE, TestIssuer};
 use tracing::field::{Field, Visit};
@@ -99,7 +99,13 @@ async fn every_authentication_is_one_span_that_names_no_credential() {
     let issuer = TestIssuer::start().await;
     let store = Arc::new(MemoryKeyStore::default());
     let key = apikey::generate("tg");
-    store.insert(ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("read"), None, None)).await.unwrap();
+    store
+        .insert(
+            ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("read"), None, None),
+            &ChangedBy::now("test"),
+        )
+        .await
+        .unwrap();
     let authenticator = Authenticator::builder()
         .oidc_issuer(JwtRules::new(issuer.issuer(), [DEFAULT_AUDIENCE]), JwksOptions::default())
         .api_keys(ApiKeyVerifier::new(store, "tg"))

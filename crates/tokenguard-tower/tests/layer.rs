@@ -244,7 +244,7 @@ async fn cached_principals_answer_with_their_own_authenticator_and_scheme() {
     let store = Arc::new(MemoryKeyStore::new());
     let key = apikey::generate("tg");
     let record = ApiKeyRecord::for_key(&key, "svc", Scopes::from_space_separated("write"), None, None);
-    store.insert(record).await.unwrap();
+    store.insert(record, &tokenguard_core::store::ChangedBy::now("test")).await.unwrap();
     let verifier = ApiKeyVerifier::new(store, "tg");
     let app = |realm: &str| -> Router {
         let authenticator = Authenticator::builder().api_keys(verifier.clone()).realm(realm).build().unwrap();

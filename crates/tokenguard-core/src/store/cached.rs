@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use moka::future::Cache;
 use tokio::sync::Semaphore;
 
-use super::{ApiKeyRecord, KeyChange, KeyStore, StoreError};
+use super::{ApiKeyRecord, AuditEntry, ChangedBy, ImportSummary, KeyChange, KeyQuery, KeyStore, KeyUpdate, StoreError};
 use crate::apikey::KeyDigest;
 use crate::readiness::StoreReadiness;
 
@@ -230,8 +230,9 @@ impl CachedKeyStore {
                 Some(_) => last_good.invalidate(digest),
             }
         }
-        if record.revoked_at.is_none() {
-            self.touch_later(&record.id);
+        let now = crate::time::Clock::system().unix_seconds();
+        if !record.is_revoked_at(now) {
+            self.touch_later(&record.id, now);
         }
         Ok(Found { record, epoch: Arc::downgrade(&epoch) })
     }
@@ -244,15 +245,24 @@ impl CachedKeyStore {
 
     /// Records the last use in the background: never on a request's time.
     /// Its failure tells of an outage as a lookup's would.
-    fn touch_later(&self, id: &str) {
+    fn touch_later(&self, id: &str, now: u64) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
-        let (this, id, now) = (self.clone(), id.to_owned(), crate::time::Clock::system().unix_seconds());
+        let (this, id) = (self.clone(), id.to_owned());
         runtime.spawn(async move {
             if let Err(error) = this.inner.touch(&id, now).await {
                 tracing::debug!(%error, key_id = %id, "could not record last use");
                 this.fail(&error);
             }
         });
+    }
+
+    /// A record named by id changed: ids are not cache keys, so every cached
+    /// answer goes, stale-serving ones too.
+    fn changed_by_id(&self) {
+        if let Some(last_good) = &self.shared.last_good {
+            last_good.invalidate_all();
+        }
+        self.shared.changed(&KeyChange::Unknown);
     }
 
     /// Marks the store down and, unless one runs, starts a probe that marks
@@ -350,34 +360,59 @@ impl std::fmt::Debug for CachedKeyStore {
     }
 }
 
+/// Changes made through the cache are seen by it at once, whether or not
+/// the store pushes them.
 #[async_trait]
 impl KeyStore for CachedKeyStore {
     async fn find_by_digest(&self, digest: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError> {
         Ok(self.lookup(digest).await?.map(|record| (*record).clone()))
     }
 
-    async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
-        let result = self.inner.insert(record.clone()).await;
-        self.shared.changed(&KeyChange::Key(record.digest));
+    async fn find_by_id(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.inner.find_by_id(id).await
+    }
+
+    async fn insert(&self, record: ApiKeyRecord, by: &ChangedBy) -> Result<bool, StoreError> {
+        let digest = record.digest;
+        let result = self.inner.insert(record, by).await;
+        self.shared.changed(&KeyChange::Key(digest));
         result
     }
 
-    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
-        self.inner.list().await
+    async fn import(&self, records: Vec<ApiKeyRecord>, by: &ChangedBy) -> Result<ImportSummary, StoreError> {
+        let result = self.inner.import(records, by).await;
+        self.shared.changed(&KeyChange::Unknown);
+        result
     }
 
-    async fn revoke(&self, id: &str, at: u64) -> Result<bool, StoreError> {
-        let result = self.inner.revoke(id, at).await;
-        // Ids are not cache keys: forget every stale-serving record too.
-        if let Some(last_good) = &self.shared.last_good {
-            last_good.invalidate_all();
-        }
-        self.shared.changed(&KeyChange::Unknown);
+    async fn list(&self, query: &KeyQuery) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.inner.list(query).await
+    }
+
+    async fn update(&self, id: &str, update: &KeyUpdate, by: &ChangedBy) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let result = self.inner.update(id, update, by).await;
+        self.changed_by_id();
+        result
+    }
+
+    async fn revoke(&self, id: &str, by: &ChangedBy) -> Result<bool, StoreError> {
+        let result = self.inner.revoke(id, by).await;
+        self.changed_by_id();
+        result
+    }
+
+    async fn rotate(&self, replacement: ApiKeyRecord, until: u64, by: &ChangedBy) -> Result<bool, StoreError> {
+        let result = self.inner.rotate(replacement, until, by).await;
+        self.changed_by_id();
         result
     }
 
     async fn touch(&self, id: &str, at: u64) -> Result<(), StoreError> {
         self.inner.touch(id, at).await
+    }
+
+    async fn audit_log(&self, key_id: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit_log(key_id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -9,10 +9,12 @@
 //!
 //! [`open`] picks one from a URL.
 
+mod audit;
 mod cached;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod record;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(feature = "sqlite")]
@@ -22,65 +24,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use audit::{AuditEntry, ChangedBy};
 pub use cached::{CacheOptions, CachedKeyStore};
 pub(crate) use cached::{Epoch, witness};
 pub use memory::MemoryKeyStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresKeyStore;
+pub use record::{ApiKeyRecord, ImportSummary, KeyCursor, KeyQuery, KeyUpdate};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteKeyStore;
 
 use crate::apikey::KeyDigest;
 use crate::dpop::{MemoryReplayCache, ReplayCache};
-use crate::scope::Scopes;
-
-/// One API key, as stored. The key itself is never stored, only its digest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ApiKeyRecord {
-    /// Public identifier (see [`KeyDigest::key_id`]).
-    pub id: String,
-    /// SHA-256 of the key.
-    pub digest: KeyDigest,
-    /// Who the key acts as.
-    pub subject: String,
-    /// What the key may do.
-    pub scopes: Scopes,
-    /// A human label.
-    pub name: Option<String>,
-    /// Seconds since the Unix epoch.
-    pub created_at: u64,
-    /// Seconds since the Unix epoch, if the key expires.
-    pub expires_at: Option<u64>,
-    /// Seconds since the Unix epoch, once revoked.
-    pub revoked_at: Option<u64>,
-    /// Seconds since the Unix epoch, updated lazily.
-    pub last_used_at: Option<u64>,
-}
-
-impl ApiKeyRecord {
-    /// A fresh record for `key` (which is digested here, never stored),
-    /// created now and not revoked.
-    pub fn for_key(
-        key: &crate::Secret,
-        subject: impl Into<String>,
-        scopes: Scopes,
-        name: Option<String>,
-        expires_at: Option<u64>,
-    ) -> Self {
-        let digest = KeyDigest::of(key.expose());
-        Self {
-            id: digest.key_id(),
-            digest,
-            subject: subject.into(),
-            scopes,
-            name,
-            created_at: crate::time::Clock::system().unix_seconds(),
-            expires_at,
-            revoked_at: None,
-            last_used_at: None,
-        }
-    }
-}
 
 /// Why a store operation failed. Only for logs: clients see 503.
 #[derive(Debug, thiserror::Error)]
@@ -88,18 +43,58 @@ impl ApiKeyRecord {
 pub struct StoreError(pub String);
 
 /// A store of API key records.
+///
+/// Verifying keys needs [`find_by_digest`](KeyStore::find_by_digest) and
+/// [`touch`](KeyStore::touch); administering them the rest. Every change
+/// takes a [`ChangedBy`] and is written to the store's audit log with it.
+/// The methods with a default body are optional for a custom store: they
+/// answer "not supported", or do without a transaction.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
     /// The record whose digest equals `digest`, revoked or not.
     async fn find_by_digest(&self, digest: &KeyDigest) -> Result<Option<ApiKeyRecord>, StoreError>;
-    /// Adds a record.
-    async fn insert(&self, record: ApiKeyRecord) -> Result<(), StoreError>;
-    /// All records.
-    async fn list(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
-    /// Marks the key `id` revoked at `at`; `false` if there is no such key.
-    async fn revoke(&self, id: &str, at: u64) -> Result<bool, StoreError>;
+    /// The record with id `id`, revoked or not.
+    async fn find_by_id(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self.list(&KeyQuery::all()).await?.into_iter().find(|record| record.id == id))
+    }
+    /// Adds a record; `false` (and nothing changed) if a key with the same
+    /// digest or id is already stored.
+    async fn insert(&self, record: ApiKeyRecord, by: &ChangedBy) -> Result<bool, StoreError>;
+    /// Adds every record whose key is not stored yet, in one transaction:
+    /// all or nothing, and running it twice changes nothing the second time.
+    async fn import(&self, records: Vec<ApiKeyRecord>, by: &ChangedBy) -> Result<ImportSummary, StoreError> {
+        let mut summary = ImportSummary::default();
+        for record in records {
+            match self.insert(record, by).await? {
+                true => summary.imported += 1,
+                false => summary.existing += 1,
+            }
+        }
+        Ok(summary)
+    }
+    /// The records `query` selects, in creation order.
+    async fn list(&self, query: &KeyQuery) -> Result<Vec<ApiKeyRecord>, StoreError>;
+    /// Changes the record `id`; `None` if there is no such key.
+    async fn update(&self, id: &str, update: &KeyUpdate, by: &ChangedBy) -> Result<Option<ApiKeyRecord>, StoreError> {
+        let _ = (id, update, by);
+        Err(StoreError("this key store cannot update keys".into()))
+    }
+    /// Marks the key `id` revoked (at `by.at`); `false` if there is no such key.
+    async fn revoke(&self, id: &str, by: &ChangedBy) -> Result<bool, StoreError>;
+    /// Adds `replacement` (a [`ApiKeyRecord::successor`]) and revokes the
+    /// key it replaces from `until` on, in one transaction; `false` (and
+    /// nothing changed) if the replaced key does not exist or is revoked.
+    async fn rotate(&self, replacement: ApiKeyRecord, until: u64, by: &ChangedBy) -> Result<bool, StoreError> {
+        let _ = (replacement, until, by);
+        Err(StoreError("this key store cannot rotate keys".into()))
+    }
     /// Records that key `id` was used at `at` (called lazily, not per request).
     async fn touch(&self, id: &str, at: u64) -> Result<(), StoreError>;
+    /// The audit log, oldest first: every entry, or those of key `key_id`.
+    async fn audit_log(&self, key_id: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
+        let _ = key_id;
+        Err(StoreError("this key store keeps no audit log".into()))
+    }
     /// Whether the store answers, for readiness probes and for finding out
     /// that a store which failed is back. Default: always.
     async fn ping(&self) -> Result<(), StoreError> {

@@ -136,7 +136,9 @@ fn parse_change(payload: &str) -> KeyChange {
 // Instances starting together would race on CREATE TABLE: serialise them.
 impl_sql_key_store!(
     PostgresKeyStore,
+    database = sqlx::Postgres,
     digest_type = "BYTEA",
+    serial_type = "BIGSERIAL PRIMARY KEY",
     begin = "BEGIN",
     migration_lock = Some("SELECT pg_advisory_xact_lock(7417316611)"),
     dialect_migrations = sql::POSTGRES_MIGRATIONS,

@@ -50,7 +50,9 @@ impl SqliteKeyStore {
 // front, so a concurrent writer makes it wait (busy_timeout) instead of failing.
 impl_sql_key_store!(
     SqliteKeyStore,
+    database = sqlx::Sqlite,
     digest_type = "BLOB",
+    serial_type = "INTEGER PRIMARY KEY AUTOINCREMENT",
     begin = "BEGIN IMMEDIATE",
     migration_lock = None,
     dialect_migrations = &[]
