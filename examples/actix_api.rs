@@ -35,6 +35,7 @@ async fn run() -> Result<(), String> {
     let ready_state = web::Data::new(authenticator.clone());
 
     let resource_metadata = setup.resource_metadata;
+    let key_admin = common::key_admin(&authenticator);
     let server = HttpServer::new(move || {
         let mut app = App::new()
             .app_data(recordings.clone())
@@ -54,6 +55,10 @@ async fn run() -> Result<(), String> {
             .service(get_resource("/admin", admin))
             .service(get_resource("/greeting", greeting))
             .service(get_resource("/ready", ready));
+        // `/keys…` and the `/admin/keys` console, over the store keys are verified with.
+        if let Some(admin) = key_admin.clone() {
+            app = app.configure(tokenguard::actix::key_admin::configure(admin));
+        }
         if let Some((path, metadata)) = resource_metadata.clone() {
             app =
                     app.service(get_resource(&path, move || {

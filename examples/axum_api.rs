@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router, ServiceExt};
 use serde_json::{Value, json};
-use tokenguard::tower::{AuthLayer, scope_guard};
+use tokenguard::tower::{AuthLayer, key_admin, scope_guard};
 use tokenguard::{Authenticator, Principal};
 use tower::Layer;
 
@@ -48,8 +48,12 @@ async fn run() -> Result<(), String> {
         .route("/recordings", get(list_recordings).post(create_recording))
         .route("/admin", get(admin))
         .route("/greeting", get(greeting))
-        .route("/ready", get(move || std::future::ready(ready(&readiness))))
-        .with_state(recordings);
+        .route("/ready", get(move || std::future::ready(ready(&readiness))));
+    // `/keys…` and the `/admin/keys` console, over the store keys are verified with.
+    if let Some(admin) = common::key_admin(&authenticator) {
+        router = router.merge(key_admin::router(admin));
+    }
+    let mut router = router.with_state(recordings);
     if let Some((path, metadata)) = setup.resource_metadata {
         router = router.route(&path, get(move || async move { metadata.into_http(axum::body::Body::from) }));
     }

@@ -3,6 +3,8 @@
 //! built from it, the development issuer, readiness, metrics, and the
 //! recordings "database". Only the web framework differs.
 
+use std::sync::Arc;
+
 use tokenguard::apikey;
 use tokenguard::config::IssuerConfig;
 use tokenguard::readiness::Readiness;
@@ -130,6 +132,14 @@ fn log_readiness(readiness: &Readiness) {
 }
 
 /// `GET /ready`: the status and the body CONTRACT.md gives.
+/// The key administration API over the store keys are verified with (its
+/// cache, so this server sees its own changes at once): scope `admin` for
+/// every key, scope `keys` for the caller's own.
+pub fn key_admin(authenticator: &Authenticator) -> Option<tokenguard::key_admin::KeyAdmin> {
+    let keys = authenticator.api_keys()?;
+    Some(tokenguard::key_admin::KeyAdmin::new(Arc::new(keys.cache().clone()), keys.prefix()))
+}
+
 pub fn readiness(authenticator: &Authenticator) -> (u16, serde_json::Value) {
     let readiness = authenticator.readiness();
     let status = if readiness.ready { 200 } else { 503 };

@@ -39,7 +39,7 @@ use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forwar
 use actix_web::http::header::{AUTHORIZATION, HOST};
 use actix_web::{Error, HttpMessage, ResponseError};
 use futures_core::future::LocalBoxFuture;
-use tokenguard_core::plumbing::{AuthOutcome, PrincipalRejection, RequestView};
+use tokenguard_core::plumbing::{AuthOutcome, HeaderLookup, PrincipalRejection, RequestView};
 use tokenguard_core::{Authenticator, Mode};
 
 /// Authenticates requests before they reach the wrapped service.
@@ -95,22 +95,32 @@ pub struct AuthenticationService<S> {
     mode: Mode,
 }
 
+/// An actix request's headers, for the credential sources besides
+/// `Authorization` (an API key header, a JWT cookie).
+struct Headers<'a>(&'a actix_web::http::header::HeaderMap);
+
+impl HeaderLookup for Headers<'_> {
+    fn values<'s>(&'s self, name: &str) -> Box<dyn Iterator<Item = &'s [u8]> + 's> {
+        Box::new(self.0.get_all(name).map(|value| value.as_bytes()))
+    }
+}
+
 /// The framework-neutral view of an actix request.
-fn view(request: &ServiceRequest) -> RequestView<'_> {
+fn view<'a>(request: &'a ServiceRequest, headers: &'a Headers<'a>) -> RequestView<'a> {
     let uri = request.uri();
-    let headers = request.headers();
     let authority = uri
         .authority()
         .map(|authority| authority.as_str())
-        .or_else(|| headers.get(HOST).and_then(|host| host.to_str().ok()));
+        .or_else(|| headers.0.get(HOST).and_then(|host| host.to_str().ok()));
     RequestView::new(
         request.method().as_str(),
         uri.scheme_str(),
         authority,
         uri.path(),
-        headers.get_all(AUTHORIZATION).map(|value| value.as_bytes()),
-        headers.get_all("dpop").map(|value| value.as_bytes()),
+        headers.0.get_all(AUTHORIZATION).map(|value| value.as_bytes()),
+        headers.0.get_all("dpop").map(|value| value.as_bytes()),
     )
+    .with_headers(headers)
 }
 
 impl<S, B> Service<ServiceRequest> for AuthenticationService<S>
@@ -125,12 +135,12 @@ where
     forward_ready!(service);
 
     fn call(&self, request: ServiceRequest) -> Self::Future {
-        let cached = self.authenticator.authenticate_cached(&view(&request));
+        let cached = self.authenticator.authenticate_cached(&view(&request, &Headers(request.headers())));
         let (service, authenticator, mode) = (self.service.clone(), self.authenticator.clone(), self.mode);
         Box::pin(async move {
             let outcome = match cached {
                 Some(outcome) => outcome,
-                None => authenticator.authenticate(&view(&request)).await,
+                None => authenticator.authenticate(&view(&request, &Headers(request.headers()))).await,
             };
             if let Some(answer) = outcome.answer(mode) {
                 let response = PrincipalRejection::Refused(answer).error_response();

@@ -8,6 +8,7 @@
 //!   answering 403 `insufficient_scope`.
 //!   [`scope_guard!`] declares the same guards as extractors.
 //! - Extractors: [`Principal`], [`OptionalPrincipal`] and [`Claims<T>`].
+//! - [`key_admin`]: the key administration API and its web console.
 //!
 //! ```no_run
 //! use actix_web::{App, HttpServer, web};
@@ -42,6 +43,7 @@
 
 mod authentication;
 mod extract;
+pub mod key_admin;
 mod require_scope;
 
 pub use authentication::{Authentication, AuthenticationService};

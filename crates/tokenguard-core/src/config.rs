@@ -64,6 +64,12 @@ pub struct Config {
     /// This API's resource identifier: RFC 9728 metadata is announced in challenges.
     #[serde(default)]
     pub resource: Option<String>,
+    /// A header that carries API keys only (e.g. `X-API-Key`). Default: none.
+    #[serde(default)]
+    pub api_key_header: Option<String>,
+    /// A cookie that carries a JWT (backend-for-frontend). Default: none.
+    #[serde(default)]
+    pub jwt_cookie: Option<String>,
     #[serde(skip)]
     from_env: bool,
 }
@@ -169,6 +175,8 @@ const VARIABLES: &[(&str, &str)] = &[
     ("key_prefix", "TOKENGUARD_KEY_PREFIX"),
     ("key_stale_seconds", "TOKENGUARD_KEY_STALE_SECONDS"),
     ("resource", "TOKENGUARD_RESOURCE"),
+    ("api_key_header", "TOKENGUARD_API_KEY_HEADER"),
+    ("jwt_cookie", "TOKENGUARD_JWT_COOKIE"),
 ];
 
 impl Config {
@@ -223,6 +231,8 @@ impl Config {
             key_prefix: var("TOKENGUARD_KEY_PREFIX").unwrap_or_else(default_key_prefix),
             key_stale_seconds: seconds("TOKENGUARD_KEY_STALE_SECONDS", default_key_stale())?,
             resource: var("TOKENGUARD_RESOURCE"),
+            api_key_header: var("TOKENGUARD_API_KEY_HEADER"),
+            jwt_cookie: var("TOKENGUARD_JWT_COOKIE"),
             from_env: true,
         };
         config.check()?;
@@ -348,9 +358,17 @@ impl Authenticator {
                 .map_err(|error| config.invalid("introspection", &error.to_string()))?;
             builder = builder.introspection(verifier);
         }
+        if let Some(header) = &config.api_key_header {
+            builder = builder.api_key_header(header.as_str());
+        }
+        if let Some(cookie) = &config.jwt_cookie {
+            builder = builder.jwt_cookie(cookie.as_str());
+        }
         builder.build().map_err(|error| {
             let field = match error {
                 ConfigError::Realm => "realm",
+                ConfigError::ApiKeyHeader => "api_key_header",
+                ConfigError::JwtCookie => "jwt_cookie",
                 ConfigError::HttpClient => "http",
                 _ => "issuers",
             };

@@ -207,7 +207,7 @@ fn rails_token(rest: &str) -> Result<&str, AuthError> {
 }
 
 /// RFC 9110 `tchar`, the characters of a parameter name.
-fn is_tchar(b: u8) -> bool {
+pub(crate) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,

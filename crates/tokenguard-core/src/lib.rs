@@ -40,6 +40,7 @@ pub mod fetch;
 pub mod introspection;
 pub mod jwks;
 pub mod jwt;
+pub mod key_admin;
 mod keys;
 mod observe;
 mod outcome;
@@ -52,6 +53,7 @@ pub mod resource_metadata;
 mod scheme;
 mod scope;
 mod secret;
+mod sources;
 pub mod store;
 pub mod time;
 mod token_cache;
@@ -106,4 +108,10 @@ pub enum ConfigError {
     /// The HTTP client could not be created.
     #[error("the HTTP client could not be created")]
     HttpClient,
+    /// The API key header cannot be one.
+    #[error("the API key header must be a header name other than Authorization and Cookie")]
+    ApiKeyHeader,
+    /// The JWT cookie's name cannot be one.
+    #[error("the JWT cookie name must be a cookie name (an RFC 9110 token)")]
+    JwtCookie,
 }

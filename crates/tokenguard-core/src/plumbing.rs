@@ -12,7 +12,7 @@
 pub use crate::error::Challenges;
 pub use crate::extract::PrincipalRejection;
 pub use crate::outcome::AuthOutcome;
-pub use crate::request::RequestView;
+pub use crate::request::{HeaderLookup, RequestView};
 pub use crate::scope::{is_scope_list, is_scope_token};
 pub use crate::token_cache::TokenCacheStats;
 

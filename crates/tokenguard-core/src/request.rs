@@ -18,8 +18,17 @@ enum Source<'a> {
     /// An `http` request, read only as far as a decision needs: most
     /// requests never need their DPoP parts.
     Http { method: &'a http::Method, uri: &'a http::Uri, headers: &'a http::HeaderMap },
-    /// A request of another framework, read in advance.
-    Parts { authorization: Values<'a>, dpop: DpopRequest<'a> },
+    /// A request of another framework, read in advance, and its other
+    /// headers for the credential sources an authenticator may read.
+    Parts { authorization: Values<'a>, dpop: DpopRequest<'a>, headers: Option<&'a (dyn HeaderLookup + Sync)> },
+}
+
+/// A request's headers, for [`RequestView::with_headers`]: how an adapter
+/// for a framework with its own header map lets the authenticator read the
+/// credential sources it is configured with (an API key header, a cookie).
+pub trait HeaderLookup {
+    /// Every value of the header `name` (lowercase), in order.
+    fn values<'s>(&'s self, name: &str) -> Box<dyn Iterator<Item = &'s [u8]> + 's>;
 }
 
 /// The values of one header: none, one, or more than one (which is a
@@ -58,9 +67,11 @@ impl std::fmt::Debug for Source<'_> {
             Source::Http { method, uri, .. } => {
                 f.debug_struct("Http").field("method", method).field("path", &uri.path()).finish_non_exhaustive()
             }
-            Source::Parts { authorization, dpop } => {
-                f.debug_struct("Parts").field("authorization", authorization).field("dpop", dpop).finish()
-            }
+            Source::Parts { authorization, dpop, .. } => f
+                .debug_struct("Parts")
+                .field("authorization", authorization)
+                .field("dpop", dpop)
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -81,7 +92,22 @@ impl<'a> RequestView<'a> {
         Self(Source::Parts {
             authorization: Values::of(authorization),
             dpop: DpopRequest::new(method, scheme, authority, path, dpop),
+            headers: None,
         })
+    }
+
+    /// The same view, able to read any header of the request: needed for
+    /// an authenticator configured with an API key header or a JWT cookie
+    /// (without it, those sources are empty). Views made by
+    /// [`RequestView::from_http`] read every header already.
+    #[must_use]
+    pub fn with_headers(self, lookup: &'a (dyn HeaderLookup + Sync)) -> Self {
+        match self.0 {
+            Source::Parts { authorization, dpop, .. } => {
+                Self(Source::Parts { authorization, dpop, headers: Some(lookup) })
+            }
+            http => Self(http),
+        }
     }
 
     /// The view of an `http` request (the authority comes from the URI,
@@ -98,6 +124,27 @@ impl<'a> RequestView<'a> {
                 Values::of(headers.get_all(http::header::AUTHORIZATION).iter().map(http::HeaderValue::as_bytes))
             }
             Source::Parts { authorization, .. } => authorization,
+        }
+    }
+
+    /// The values of header `name`.
+    pub(crate) fn header(&self, name: &http::HeaderName) -> Values<'a> {
+        match self.0 {
+            Source::Http { headers, .. } => Values::of(headers.get_all(name).iter().map(http::HeaderValue::as_bytes)),
+            Source::Parts { headers: Some(lookup), .. } => Values::of(lookup.values(name.as_str())),
+            Source::Parts { headers: None, .. } => Values::None,
+        }
+    }
+
+    /// The values of cookie `name`, from every `Cookie` header.
+    pub(crate) fn cookie(&self, name: &str) -> Values<'a> {
+        match self.0 {
+            Source::Http { headers, .. } => crate::sources::cookie_values(
+                headers.get_all(http::header::COOKIE).iter().map(http::HeaderValue::as_bytes),
+                name,
+            ),
+            Source::Parts { headers: Some(lookup), .. } => crate::sources::cookie_values(lookup.values("cookie"), name),
+            Source::Parts { headers: None, .. } => Values::None,
         }
     }
 

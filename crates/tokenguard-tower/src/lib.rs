@@ -45,6 +45,8 @@ pub mod auth;
 pub mod authorize_request;
 mod error_body;
 mod future;
+#[cfg(feature = "key-admin")]
+pub mod key_admin;
 pub mod require_scope;
 mod scope_guard;
 

@@ -12,6 +12,7 @@ use crate::introspection::IntrospectionVerifier;
 use crate::jwks::{JwksCache, JwksOptions, JwksSource};
 use crate::jwt::{IssuerKeys, JwtRules, JwtVerifier, StaticKey};
 use crate::outcome::AuthOutcome;
+use crate::sources::CredentialSources;
 use crate::time::Clock;
 use crate::token_cache::{TokenCache, TokenCacheOptions};
 
@@ -36,6 +37,8 @@ pub struct AuthenticatorBuilder {
     realm: Option<String>,
     resource_metadata: Option<String>,
     token_cache: TokenCacheOptions,
+    api_key_header: Option<String>,
+    jwt_cookie: Option<String>,
     clock: Clock,
 }
 
@@ -124,6 +127,20 @@ impl AuthenticatorBuilder {
         self
     }
 
+    /// Also reads API keys from the header `name` (e.g. `X-API-Key`), whose
+    /// whole value is the key. Without it, that header is ignored.
+    pub fn api_key_header(mut self, name: impl Into<String>) -> Self {
+        self.api_key_header = Some(name.into());
+        self
+    }
+
+    /// Also reads a JWT from the cookie `name` (the backend-for-frontend
+    /// pattern), verified as a bearer token. Without it, cookies are ignored.
+    pub fn jwt_cookie(mut self, name: impl Into<String>) -> Self {
+        self.jwt_cookie = Some(name.into());
+        self
+    }
+
     /// Checks the configuration and builds the authenticator.
     pub fn build(self) -> Result<Authenticator, ConfigError> {
         let mut jwt = JwtVerifier::default();
@@ -138,6 +155,7 @@ impl AuthenticatorBuilder {
             jwt.add(rules, keys)?;
         }
         let dpop = self.dpop.map(DpopVerifier::new).transpose()?;
+        let sources = CredentialSources::new(self.api_key_header.as_deref(), self.jwt_cookie.as_deref())?;
         let mut schemes = Vec::new();
         if !jwt.is_empty() || self.api_keys.is_some() || self.introspection.is_some() {
             schemes.push(Scheme::Bearer);
@@ -159,6 +177,8 @@ impl AuthenticatorBuilder {
             api_keys = self.api_keys.as_ref().map(|keys| keys.prefix()),
             introspection = self.introspection.as_ref().map(IntrospectionVerifier::issuer),
             dpop = dpop.is_some(),
+            api_key_header = sources.api_key_header(),
+            jwt_cookie = self.jwt_cookie.as_deref(),
             "authenticator configured"
         );
         Ok(Authenticator {
@@ -170,6 +190,7 @@ impl AuthenticatorBuilder {
                 anonymous: AuthOutcome::anonymous(&challenges),
                 challenges,
                 tokens: TokenCache::new(self.token_cache, clock.clone()),
+                sources,
                 clock,
             }),
         })

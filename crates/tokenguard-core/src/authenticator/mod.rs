@@ -21,18 +21,19 @@ use tracing::Instrument;
 pub use builder::AuthenticatorBuilder;
 
 use crate::api_key_verifier::ApiKeyVerifier;
-use crate::credential::{self, Credential, Scheme};
+use crate::credential::{Credential, Scheme};
 use crate::dpop::{DpopRequest, DpopVerifier};
 use crate::error::{AuthError, Challenges};
 use crate::introspection::IntrospectionVerifier;
 use crate::jwks::JwksCache;
 use crate::jwt::JwtVerifier;
-use crate::jwt::jose::{self, MAX_TOKEN_BYTES};
+use crate::jwt::jose;
 use crate::observe;
 use crate::outcome::AuthOutcome;
 use crate::principal::{Principal, PrincipalKind};
 use crate::readiness::{IssuerReadiness, Readiness};
 use crate::request::{RequestView, Values};
+use crate::sources::{CredentialSources, Presented};
 use crate::time::Clock;
 use crate::token_cache::{TokenCache, TokenCacheStats};
 
@@ -53,6 +54,7 @@ struct Inner {
     dpop: Option<DpopVerifier>,
     challenges: Arc<Challenges>,
     tokens: TokenCache,
+    sources: CredentialSources,
     clock: Clock,
     /// Shared by every request without credentials.
     anonymous: AuthOutcome,
@@ -75,22 +77,30 @@ impl Authenticator {
 
     fn decide_cached(&self, request: &RequestView<'_>) -> Option<AuthOutcome> {
         // The same `Authorization` value parses to the same credential: one
-        // verified before is answered without parsing it again — except a
-        // DPoP-bound token, whose proof is checked on every request.
-        if let Values::One(value) = request.authorization()
+        // verified before is answered without parsing it again — unless
+        // another source may present a second credential.
+        if self.inner.sources.is_default()
+            && let Values::One(value) = request.authorization()
             && let Some(outcome) = self.inner.tokens.get(value)
         {
-            if outcome.scheme() == Some(Scheme::DPoP) {
-                return None;
-            }
-            observe::token_cache(true);
-            return Some(outcome);
+            return self.cache_hit(outcome);
         }
         match self.extract(request) {
             Ok(None) => Some(self.inner.anonymous.clone()),
-            Ok(Some(_)) => None,
+            Ok(Some(presented)) => {
+                self.inner.tokens.get(&presented.cache_key).and_then(|outcome| self.cache_hit(outcome))
+            }
             Err(error) => Some(self.refuse(error, None, None)),
         }
+    }
+
+    /// A DPoP-bound token's proof is checked on every request: not a hit.
+    fn cache_hit(&self, outcome: AuthOutcome) -> Option<AuthOutcome> {
+        if outcome.scheme() == Some(Scheme::DPoP) {
+            return None;
+        }
+        observe::token_cache(true);
+        Some(outcome)
     }
 
     /// Decides `request`: its credential verified (from the cache when it
@@ -103,12 +113,12 @@ impl Authenticator {
     }
 
     async fn decide_uncached(&self, request: &RequestView<'_>) -> AuthOutcome {
-        let (credential, value) = match self.extract(request) {
+        let Presented { credential, cache_key } = match self.extract(request) {
             Ok(Some(presented)) => presented,
             Ok(None) => return self.inner.anonymous.clone(),
             Err(error) => return self.refuse(error, None, None),
         };
-        match self.decide(credential, value, Some(&request.dpop())).await {
+        match self.decide(credential, &cache_key, Some(&request.dpop())).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 let kind = self.credential_kind(credential);
@@ -135,22 +145,9 @@ impl Authenticator {
         Ok(principal)
     }
 
-    /// The credential of `request`, if it carries one we accept, and the
-    /// `Authorization` value it came in.
-    fn extract<'a>(&self, request: &RequestView<'a>) -> Result<Option<(Credential<'a>, &'a [u8])>, AuthError> {
-        let value = match request.authorization() {
-            Values::None => return Ok(None),
-            Values::One(value) => value,
-            Values::Several => return Err(AuthError::InvalidRequest("more than one Authorization header")),
-        };
-        match credential::parse_authorization(value)? {
-            // Without DPoP enabled, `DPoP` is a scheme like `Basic`: not ours.
-            Some(credential) if credential.scheme() == Scheme::DPoP && self.inner.dpop.is_none() => Ok(None),
-            Some(credential) if credential.token().len() > MAX_TOKEN_BYTES => {
-                Err(AuthError::InvalidToken("token too large"))
-            }
-            credential => Ok(credential.map(|credential| (credential, value))),
-        }
+    /// The credential of `request`, if it presents one we accept.
+    fn extract<'a>(&self, request: &RequestView<'a>) -> Result<Option<Presented<'a>>, AuthError> {
+        self.inner.sources.extract(request, self.inner.dpop.is_some())
     }
 
     fn refuse(&self, error: AuthError, scheme: Option<Scheme>, kind: Option<PrincipalKind>) -> AuthOutcome {
