@@ -72,7 +72,7 @@ pub trait KeyStore: Send + Sync + 'static {
         }
         Ok(summary)
     }
-    /// The records `query` selects, in creation order.
+    /// The records `query` selects, by creation time, then id.
     async fn list(&self, query: &KeyQuery) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Changes the record `id`; `None` if there is no such key.
     async fn update(&self, id: &str, update: &KeyUpdate, by: &ChangedBy) -> Result<Option<ApiKeyRecord>, StoreError> {

@@ -143,7 +143,8 @@ impl KeyUpdate {
     }
 }
 
-/// Which records `KeyStore::list` returns: in creation order, optionally
+/// Which records `KeyStore::list` returns — by creation time, then id —
+/// optionally
 /// one subject's, after a cursor, at most `limit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyQuery {
