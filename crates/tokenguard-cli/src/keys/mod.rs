@@ -282,7 +282,7 @@ impl StoreArg {
         }
         store::open(&self.store)
             .await
-            .map_err(|e| Failure::failed(format!("cannot open the key store {}: {e}", self.label())))
+            .map_err(|e| Failure::failed(format!("cannot open the key store {}: {}", self.label(), e.0)))
     }
 
     /// The store, named without credentials.
@@ -291,7 +291,7 @@ impl StoreArg {
     }
 
     fn failed(&self, error: store::StoreError) -> Failure {
-        Failure::failed(format!("key store {}: {error}", self.label()))
+        Failure::failed(format!("key store {}: {}", self.label(), error.0))
     }
 }
 
@@ -326,7 +326,7 @@ async fn add(store: &dyn KeyStore, label: &str, record: ApiKeyRecord) -> Result<
     match store.insert(record.clone(), &changed_by()).await {
         Ok(true) => Ok(()),
         Ok(false) => Err(Failure::failed(format!("this key is already in the key store (id {})", record.id))),
-        Err(error) => Err(Failure::failed(format!("key store {label}: {error}"))),
+        Err(error) => Err(Failure::failed(format!("key store {label}: {}", error.0))),
     }
 }
 

@@ -118,8 +118,14 @@ pub enum KeyChange {
 }
 
 /// Opens the store named by `url`: `memory:`, `sqlite://PATH` or
-/// `postgres://…` (also `postgresql://…`).
+/// `postgres://…` (also `postgresql://…`), and fails when it cannot be
+/// reached (what a command-line tool wants; servers use
+/// [`open_with_replay_cache`]).
 pub async fn open(url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
+    #[cfg(feature = "postgres")]
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresKeyStore::open(url).await?));
+    }
     Ok(open_with_replay_cache(url).await?.0)
 }
 

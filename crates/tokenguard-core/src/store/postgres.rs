@@ -27,10 +27,19 @@ pub struct PostgresKeyStore {
     changes: Arc<OnceLock<broadcast::Sender<KeyChange>>>,
 }
 
+/// The URL may carry a password: never echo it.
+fn options(url: &str) -> Result<PgConnectOptions, StoreError> {
+    PgConnectOptions::from_str(url).map_err(|_| StoreError("malformed postgres:// URL".into()))
+}
+
 impl PostgresKeyStore {
     /// Connects to `url` and creates the schema if needed: fails when the
     /// database does not answer (what a command-line tool wants).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        // One direct connection first: its error says why (refused, bad
+        // password…) where the pool's would only say it timed out.
+        let connection = sqlx::ConnectOptions::connect(&options(url)?).await.map_err(store_error)?;
+        let _ = sqlx::Connection::close(connection).await;
         let store = Self::connect_lazy(url)?;
         store.ready().await?;
         Ok(store)
@@ -39,8 +48,7 @@ impl PostgresKeyStore {
     /// A store that connects (and creates its schema) on first use, so a
     /// server starts while the database is down. Fails only on a malformed URL.
     pub fn connect_lazy(url: &str) -> Result<Self, StoreError> {
-        // The URL may carry a password: never echo it.
-        let options = PgConnectOptions::from_str(url).map_err(|_| StoreError("malformed postgres:// URL".into()))?;
+        let options = options(url)?;
         // A dead connection fails its query at once instead of being
         // replaced under a pool timeout: the cache in front then knows
         // the store is down and stops asking until a probe succeeds.
