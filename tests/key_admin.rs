@@ -137,7 +137,7 @@ async fn administers_keys(server: &Server, store: &str) {
     for id in [&alice_id, &bob_id, &own_id] {
         assert!(seen.binary_search(id).is_ok(), "{id} not listed");
     }
-    assert_eq!(ids(&admin.call(server, "GET", "/keys?subject=bob", None).await), [bob_id.clone()]);
+    assert_eq!(ids(&admin.call(server, "GET", "/keys?subject=bob", None).await), std::slice::from_ref(&bob_id));
     assert_eq!(admin.call(server, "GET", "/keys?limit=101", None).await.status, 400);
 
     // Show and update: seen by this server at once.

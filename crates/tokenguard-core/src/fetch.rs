@@ -78,41 +78,33 @@ impl Fetcher {
         self.read_json(response).await
     }
 
-    /// POSTs `form` (`application/x-www-form-urlencoded`) to `url`, with
-    /// HTTP Basic client authentication when `basic` is given, and parses
-    /// the JSON answer into `T`.
-    pub(crate) async fn post_form_json<T: DeserializeOwned>(
+    /// POSTs a client's `request` to `url` and parses the JSON answer into `T`.
+    pub(crate) async fn post_json<T: DeserializeOwned>(
         &self,
         url: &Url,
-        form: String,
-        basic: Option<&str>,
+        request: ClientRequest,
     ) -> Result<Fetched<T>, FetchError> {
-        let response = self.post_form(url, form, basic).await?;
+        let response = self.post(url, request).await?;
         self.read_json(response).await
     }
 
-    /// Like [`Fetcher::post_form_json`], but any status is an answer: the
+    /// Like [`Fetcher::post_json`], but any status is an answer: the
     /// status and the body as JSON (`Null` when it is not JSON).
-    pub(crate) async fn post_form_any(
-        &self,
-        url: &Url,
-        form: String,
-        basic: Option<&str>,
-    ) -> Result<(u16, serde_json::Value), FetchError> {
-        let response = self.post_form(url, form, basic).await?;
+    pub(crate) async fn post_any(&self, url: &Url, request: ClientRequest) -> Result<(u16, serde_json::Value), FetchError> {
+        let response = self.post(url, request).await?;
         let status = response.status().as_u16();
         let body = self.read_body(response).await?;
         Ok((status, serde_json::from_slice(&body).unwrap_or_default()))
     }
 
-    async fn post_form(&self, url: &Url, form: String, basic: Option<&str>) -> Result<reqwest::Response, FetchError> {
+    async fn post(&self, url: &Url, client: ClientRequest) -> Result<reqwest::Response, FetchError> {
         let mut request = self
             .client
             .post(url.clone())
             .header(ACCEPT, "application/json")
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(form);
-        if let Some(credentials) = basic {
+            .header(CONTENT_TYPE, client.content_type)
+            .body(client.body);
+        if let Some(credentials) = client.basic {
             let mut value = HeaderValue::try_from(format!("Basic {credentials}")).map_err(|_| FetchError::Header)?;
             value.set_sensitive(true);
             request = request.header(AUTHORIZATION, value);
@@ -153,27 +145,64 @@ pub enum ClientAuth {
     Basic,
     /// `client_id` and `client_secret` in the form body (`client_secret_post`).
     Post,
+    /// A public client (`none`): `client_id` in the body, no secret.
+    None,
 }
 
-/// The form body of a request to an authorization server by a confidential
-/// client, and, for `client_secret_basic`, its Basic credentials
-/// (RFC 6749 §2.3.1); with `client_secret_post` the credentials join the form.
-pub(crate) fn client_form(
+/// How a request body to an authorization server is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyFormat {
+    /// `application/x-www-form-urlencoded`, as RFC 6749 says.
+    #[default]
+    Form,
+    /// `application/json`, for servers that want it (all values strings).
+    Json,
+}
+
+/// A request body for an authorization server: its bytes, content type,
+/// and `client_secret_basic` credentials if any. Its `Debug` shows none of them.
+pub(crate) struct ClientRequest {
+    pub(crate) body: String,
+    pub(crate) content_type: &'static str,
+    pub(crate) basic: Option<String>,
+}
+
+/// The body of a request to an authorization server with `params`, and
+/// the client's credentials as `auth` puts them (RFC 6749 §2.3.1):
+/// `client_secret_basic` in an `Authorization` header, `client_secret_post`
+/// in the body, a public client's id alone in the body.
+pub(crate) fn client_request(
     params: &[(&str, &str)],
     client_id: &str,
     secret: &crate::Secret,
     auth: ClientAuth,
-) -> (String, Option<String>) {
-    let mut form = url::form_urlencoded::Serializer::new(String::new());
-    form.extend_pairs(params);
+    format: BodyFormat,
+) -> ClientRequest {
+    let mut pairs: Vec<(&str, &str)> = params.to_vec();
     let basic = match auth {
         ClientAuth::Basic => Some(basic_credentials(client_id, secret.expose())),
         ClientAuth::Post => {
-            form.append_pair("client_id", client_id).append_pair("client_secret", secret.expose());
+            pairs.extend([("client_id", client_id), ("client_secret", secret.expose())]);
+            None
+        }
+        ClientAuth::None => {
+            pairs.push(("client_id", client_id));
             None
         }
     };
-    (form.finish(), basic)
+    let (body, content_type) = match format {
+        BodyFormat::Form => {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.extend_pairs(&pairs);
+            (form.finish(), "application/x-www-form-urlencoded")
+        }
+        BodyFormat::Json => {
+            let object: serde_json::Map<String, serde_json::Value> =
+                pairs.iter().map(|(name, value)| ((*name).to_owned(), serde_json::Value::from(*value))).collect();
+            (serde_json::Value::Object(object).to_string(), "application/json")
+        }
+    };
+    ClientRequest { body, content_type, basic }
 }
 
 /// `client_secret_basic` credentials: id and secret form-encoded, then

@@ -141,36 +141,9 @@ fn bare_token(value: &[u8]) -> Result<&str, AuthError> {
     }
 }
 
-/// The values of cookie `name` in `Cookie` header values (RFC 6265 §5.4:
-/// `name=value` pairs separated by `; `).
-pub(crate) fn cookie_values<'a>(headers: impl Iterator<Item = &'a [u8]>, name: &str) -> Values<'a> {
-    Values::of(headers.flat_map(|header| header.split(|&b| b == b';')).filter_map(|pair| {
-        let pair = pair.trim_ascii();
-        let eq = pair.iter().position(|&b| b == b'=')?;
-        (pair[..eq].trim_ascii() == name.as_bytes()).then(|| pair[eq + 1..].trim_ascii())
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(values: Values<'_>) -> Option<Vec<&[u8]>> {
-        match values {
-            Values::None => Some(vec![]),
-            Values::One(value) => Some(vec![value]),
-            Values::Several => None,
-        }
-    }
-
-    #[test]
-    fn cookies_are_found_by_exact_name() {
-        let headers = [b"theme=dark; session=abc.def.ghi".as_slice(), b"sessionx=1".as_slice()];
-        assert_eq!(values(cookie_values(headers.into_iter(), "session")), Some(vec![b"abc.def.ghi".as_slice()]));
-        assert_eq!(values(cookie_values(headers.into_iter(), "Session")), Some(vec![]));
-        let twice = [b"session=a; session=b".as_slice()];
-        assert_eq!(values(cookie_values(twice.into_iter(), "session")), None);
-    }
 
     #[test]
     fn source_names_are_checked() {

@@ -77,6 +77,11 @@ pub const TOKEN_CLIENT_ID: &str = "testkit-client";
 /// The secret of [`TOKEN_CLIENT_ID`].
 pub const TOKEN_CLIENT_SECRET: &str = "testkit-client-secret";
 
+/// A public client of the token endpoint (token endpoint auth method
+/// `none`: its id in the body, no secret), for the password and refresh
+/// grants, like a Keycloak realm's `anonymous` client.
+pub const PUBLIC_CLIENT_ID: &str = "testkit-public";
+
 /// The user of the password grant, with [`USER_PASSWORD`].
 pub const USER: &str = "alice";
 
@@ -96,10 +101,14 @@ pub(crate) struct Shared {
     next_kid: AtomicUsize,
     /// Opaque tokens still active, and the claims introspection reports.
     opaque: Mutex<HashMap<String, Map<String, Value>>>,
-    /// Live refresh tokens: subject and scope.
-    refresh_tokens: Mutex<HashMap<String, (String, String)>>,
+    /// Live refresh tokens: subject, scope and expiry (Unix seconds).
+    refresh_tokens: Mutex<HashMap<String, (String, String, i64)>>,
     token_requests: AtomicUsize,
+    /// Token requests by grant type.
+    grants: Mutex<HashMap<String, usize>>,
     token_ttl: std::sync::atomic::AtomicI64,
+    refresh_ttl: std::sync::atomic::AtomicI64,
+    user_password: Mutex<String>,
     /// The `aud` of minted tokens.
     audience: Mutex<String>,
 }
@@ -139,7 +148,10 @@ impl TestIssuer {
             opaque: Mutex::new(HashMap::new()),
             refresh_tokens: Mutex::new(HashMap::new()),
             token_requests: AtomicUsize::new(0),
+            grants: Mutex::new(HashMap::new()),
             token_ttl: std::sync::atomic::AtomicI64::new(3600),
+            refresh_ttl: std::sync::atomic::AtomicI64::new(86_400),
+            user_password: Mutex::new(USER_PASSWORD.to_owned()),
             next_kid: AtomicUsize::new(1),
             audience: Mutex::new(DEFAULT_AUDIENCE.to_owned()),
         });
@@ -250,9 +262,29 @@ impl TestIssuer {
         self.shared.token_requests.load(Ordering::SeqCst)
     }
 
+    /// How many token requests of `grant_type` arrived (authenticated or not).
+    pub fn grant_requests(&self, grant_type: &str) -> usize {
+        lock(&self.shared.grants).get(grant_type).copied().unwrap_or(0)
+    }
+
     /// Lifetime of access tokens from the token endpoint (default an hour).
     pub fn set_token_ttl(&self, seconds: i64) {
         self.shared.token_ttl.store(seconds, Ordering::SeqCst);
+    }
+
+    /// Lifetime of refresh tokens (`refresh_expires_in`; default a day).
+    pub fn set_refresh_token_ttl(&self, seconds: i64) {
+        self.shared.refresh_ttl.store(seconds, Ordering::SeqCst);
+    }
+
+    /// Forgets every refresh token: the next refresh is `invalid_grant`.
+    pub fn revoke_refresh_tokens(&self) {
+        lock(&self.shared.refresh_tokens).clear();
+    }
+
+    /// Changes [`USER`]'s password (from [`USER_PASSWORD`]).
+    pub fn set_user_password(&self, password: &str) {
+        *lock(&self.shared.user_password) = password.to_owned();
     }
 
     /// How many introspection requests arrived (authenticated or not).

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use axum::Form;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -19,8 +20,8 @@ use tokio::task::JoinHandle;
 
 use crate::token::{now, random_token, sign_claims};
 use crate::{
-    Fault, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, Shared, TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET, USER,
-    USER_PASSWORD, lock,
+    Fault, INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET, PUBLIC_CLIENT_ID, Shared, TOKEN_CLIENT_ID,
+    TOKEN_CLIENT_SECRET, USER, lock,
 };
 
 pub(crate) fn spawn(listener: TcpListener, shared: Arc<Shared>) -> (oneshot::Sender<()>, JoinHandle<()>) {
@@ -106,35 +107,53 @@ fn oauth_error(status: StatusCode, error: &str) -> Response {
     (status, axum::Json(json!({ "error": error }))).into_response()
 }
 
+/// The parameters of a token request: a form (RFC 6749), or a JSON object
+/// of strings (servers such as Camdram's take one).
+fn token_params(headers: &HeaderMap, body: &[u8]) -> Option<Vec<(String, String)>> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
+    if content_type.starts_with("application/json") {
+        let object: serde_json::Map<String, Value> = serde_json::from_slice(body).ok()?;
+        return object.into_iter().map(|(name, value)| Some((name, value.as_str()?.to_owned()))).collect();
+    }
+    Some(url::form_urlencoded::parse(body).into_owned().collect())
+}
+
 /// RFC 6749 token endpoint: `client_credentials` (the client is the
 /// subject), `password` (user [`USER`]) and `refresh_token` (rotated on
-/// every use). Access tokens are JWTs for `resource` (default
-/// the issuer's audience) with the requested `scope` (default `read`).
-async fn token(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Form(form): Form<Vec<(String, String)>>,
-) -> Response {
+/// every use, `refresh_expires_in` given), for [`TOKEN_CLIENT_ID`] and the
+/// public [`PUBLIC_CLIENT_ID`] (no client credentials grant); forms or
+/// JSON. Access tokens are JWTs for `resource` (default the issuer's
+/// audience) with the requested `scope` (default `read`).
+async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     shared.token_requests.fetch_add(1, Ordering::SeqCst);
+    let Some(form) = token_params(&headers, &body) else {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
     let param = |name: &str| form.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
-    if !client_authenticated(&headers, &form, TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET) {
+    *lock(&shared.grants).entry(param("grant_type").unwrap_or_default().to_owned()).or_default() += 1;
+    let public = param("client_id") == Some(PUBLIC_CLIENT_ID) && param("client_secret").is_none();
+    let public = public && !headers.contains_key(header::AUTHORIZATION);
+    if !public && !client_authenticated(&headers, &form, TOKEN_CLIENT_ID, TOKEN_CLIENT_SECRET) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     }
+    let client_id = if public { PUBLIC_CLIENT_ID } else { TOKEN_CLIENT_ID };
+    let now = now();
+    let password = lock(&shared.user_password).clone();
     let (subject, scope, refresh) = match param("grant_type") {
+        Some("client_credentials") if public => return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client"),
         Some("client_credentials") => (TOKEN_CLIENT_ID.to_owned(), param("scope").unwrap_or("read").to_owned(), false),
-        Some("password") if param("username") == Some(USER) && param("password") == Some(USER_PASSWORD) => {
+        Some("password") if param("username") == Some(USER) && param("password") == Some(password.as_str()) => {
             (USER.to_owned(), param("scope").unwrap_or("read").to_owned(), true)
         }
         Some("password") => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
         Some("refresh_token") => match param("refresh_token").and_then(|t| lock(&shared.refresh_tokens).remove(t)) {
-            Some((subject, scope)) => (subject, scope, true),
-            None => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
+            Some((subject, scope, expires_at)) if now < expires_at => (subject, scope, true),
+            _ => return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
         },
         _ => return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     };
     let ttl = shared.token_ttl.load(Ordering::SeqCst);
     let audience = lock(&shared.audience).clone();
-    let now = now();
     let mut claims = serde_json::Map::new();
     for (name, value) in [
         ("iss", json!(shared.issuer)),
@@ -142,7 +161,7 @@ async fn token(
         ("aud", json!(param("resource").unwrap_or(&audience))),
         ("iat", json!(now)),
         ("exp", json!(now + ttl)),
-        ("client_id", json!(TOKEN_CLIENT_ID)),
+        ("client_id", json!(client_id)),
         ("scope", json!(scope)),
         ("jti", json!(random_token())),
     ] {
@@ -155,8 +174,10 @@ async fn token(
     });
     if refresh {
         let refresh_token = random_token();
-        lock(&shared.refresh_tokens).insert(refresh_token.clone(), (subject, scope));
+        let refresh_ttl = shared.refresh_ttl.load(Ordering::SeqCst);
+        lock(&shared.refresh_tokens).insert(refresh_token.clone(), (subject, scope, now + refresh_ttl));
         document["refresh_token"] = Value::String(refresh_token);
+        document["refresh_expires_in"] = json!(refresh_ttl);
     }
     answer(&shared, document, None).await
 }

@@ -1,9 +1,10 @@
 //! [`AuthorizeRequestLayer`]: credentials for *outgoing* requests.
 //!
 //! Wraps a tower HTTP client. Every request gets an `Authorization` header
-//! from a [`TokenSource`]; when the server answers `401` with
-//! `error="invalid_token"`, the token is invalidated, a new one fetched and
-//! the request sent once more. Only once: a second 401 goes to the caller.
+//! from a [`TokenSource`]; when the server answers `401` (any 401 by
+//! default; see [`RetryOn`]), the token is invalidated, a new one fetched
+//! and the request sent once more. Only once: a second 401 goes to the
+//! caller, and so does the first when the source has nothing new (a static key).
 //!
 //! Retrying needs the request twice, so the body must be `Clone` — a
 //! buffered body such as `String`, `Bytes` or `http_body_util::Full<Bytes>`.
@@ -36,8 +37,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{HeaderMap, Request, Response, StatusCode};
-use tokenguard_core::client::TokenSource;
+use http::{Request, Response};
+use tokenguard_core::client::{RetryOn, TokenSource};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -49,12 +50,19 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Clone)]
 pub struct AuthorizeRequestLayer {
     source: Arc<dyn TokenSource>,
+    retry: RetryOn,
 }
 
 impl AuthorizeRequestLayer {
-    /// A layer taking credentials from `source`.
+    /// A layer taking credentials from `source`, retrying on any 401.
     pub fn new(source: Arc<dyn TokenSource>) -> Self {
-        Self { source }
+        Self { source, retry: RetryOn::default() }
+    }
+
+    /// Which 401s get a new credential and one retry.
+    pub fn retry_on(mut self, retry: RetryOn) -> Self {
+        self.retry = retry;
+        self
     }
 }
 
@@ -62,7 +70,7 @@ impl<S> Layer<S> for AuthorizeRequestLayer {
     type Service = AuthorizeRequest<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthorizeRequest { inner, source: self.source.clone() }
+        AuthorizeRequest { inner, source: self.source.clone(), retry: self.retry }
     }
 }
 
@@ -71,6 +79,7 @@ impl<S> Layer<S> for AuthorizeRequestLayer {
 pub struct AuthorizeRequest<S> {
     inner: S,
     source: Arc<dyn TokenSource>,
+    retry: RetryOn,
 }
 
 impl<S, B, ResBody> Service<Request<B>> for AuthorizeRequest<S>
@@ -93,7 +102,7 @@ where
         // The ready service handles this request; a fresh clone stays for the next.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let source = self.source.clone();
+        let (source, retry) = (self.source.clone(), self.retry);
         Box::pin(async move {
             let (parts, body) = request.into_parts();
             let replay = (parts.method.clone(), parts.uri.clone(), parts.version, parts.headers.clone(), body.clone());
@@ -101,7 +110,8 @@ where
             let credential = source.authorization().await?;
             request.headers_mut().insert(AUTHORIZATION, credential.header_value().clone());
             let response = inner.call(request).await.map_err(Into::into)?;
-            if !refused_token(&response) {
+            let challenges = response.headers().get_all(WWW_AUTHENTICATE).iter().map(|value| value.as_bytes());
+            if !retry.applies(response.status().as_u16(), challenges) {
                 return Ok(response);
             }
             source.invalidate(&credential);
@@ -122,17 +132,4 @@ where
             inner.call(retry).await.map_err(Into::into)
         })
     }
-}
-
-/// `401` with `error="invalid_token"` in a challenge (RFC 6750 §3.1).
-fn refused_token<B>(response: &Response<B>) -> bool {
-    response.status() == StatusCode::UNAUTHORIZED && names_invalid_token(response.headers())
-}
-
-fn names_invalid_token(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .any(|challenge| challenge.contains("error=\"invalid_token\"") || challenge.contains("error=invalid_token"))
 }

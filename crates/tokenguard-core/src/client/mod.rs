@@ -8,16 +8,27 @@
 //! - [`ClientCredentials`]: OAuth 2.0 client credentials (RFC 6749 §4.4),
 //!   with `scope` and RFC 8707 `resource`;
 //! - [`RefreshingToken`]: keeps the access token of a password or code grant
-//!   fresh with its refresh token, following refresh-token rotation.
+//!   fresh with its refresh token, following refresh-token rotation, and
+//!   logs in again (a [`Login`]) when the refresh token expires or is refused;
+//! - [`PasswordGrant`]: the password grant (RFC 6749 §4.3) on top of it, for
+//!   public clients too ([`OAuthClient::discover_public`]).
+//!
+//! Clients authenticate with `client_secret_basic`, `client_secret_post` or,
+//! public, `none` ([`ClientAuth`]); token requests are forms, or JSON for
+//! servers that want it ([`BodyFormat`]).
 //!
 //! Fetched tokens are cached until shortly before they expire; concurrent
 //! callers share one token request; failed requests back off (1 s doubling
 //! to 60 s), and meanwhile a still-valid token keeps being used.
 //! `tokenguard-tower`'s `AuthorizeRequestLayer` puts a source in front of
-//! any tower HTTP client.
+//! any tower HTTP client, `AuthorizeMiddleware` (feature `reqwest`) in
+//! front of reqwest; both retry a request refused with 401 once with a new
+//! token ([`RetryOn`]).
 
 mod api_key;
 mod cell;
+#[cfg(feature = "reqwest")]
+mod middleware;
 mod oauth;
 
 use std::time::Duration;
@@ -25,7 +36,10 @@ use std::time::Duration;
 use http::HeaderValue;
 
 pub use api_key::{ApiKeyForm, StaticApiKey};
-pub use oauth::{ClientCredentials, OAuthClient, RefreshingToken, TokenResponse};
+#[cfg(feature = "reqwest")]
+pub use middleware::AuthorizeMiddleware;
+pub use oauth::{ClientCredentials, Login, OAuthClient, Password, PasswordGrant, RefreshingToken, TokenResponse};
+pub use crate::fetch::{BodyFormat, ClientAuth};
 
 /// Why no credential could be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,4 +102,38 @@ pub trait TokenSource: Send + Sync {
     /// so the next [`TokenSource::authorization`] fetches a new one. A
     /// source that cannot get another (a static key) ignores this.
     fn invalidate(&self, rejected: &Authorization);
+}
+
+/// When a client retries a request the server refused with `401`, after
+/// getting a new credential from its [`TokenSource`] — once: a second 401
+/// goes to the caller, and a source that has nothing new to offer (a static
+/// key) never retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RetryOn {
+    /// Any 401, whatever its challenge says: many APIs answer an expired
+    /// token with a bare 401.
+    #[default]
+    Unauthorized,
+    /// Only a 401 whose challenge says `error="invalid_token"` (RFC 6750 §3.1).
+    InvalidToken,
+    /// Never.
+    Never,
+}
+
+impl RetryOn {
+    /// Whether a response with `status` and these `WWW-Authenticate` values
+    /// calls for a new credential and one retry.
+    pub fn applies<'a>(self, status: u16, mut challenges: impl Iterator<Item = &'a [u8]>) -> bool {
+        if status != 401 {
+            return false;
+        }
+        match self {
+            RetryOn::Unauthorized => true,
+            RetryOn::InvalidToken => challenges.any(|challenge| {
+                let challenge = String::from_utf8_lossy(challenge);
+                challenge.contains("error=\"invalid_token\"") || challenge.contains("error=invalid_token")
+            }),
+            RetryOn::Never => false,
+        }
+    }
 }

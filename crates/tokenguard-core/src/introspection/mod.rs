@@ -34,7 +34,7 @@ use crate::confirmation::DpopPolicy;
 use crate::credential::Scheme;
 use crate::discovery::LazyEndpoint;
 use crate::error::AuthError;
-use crate::fetch::{Fetcher, HttpOptions, client_form};
+use crate::fetch::{BodyFormat, ClientRequest, Fetcher, HttpOptions, client_request};
 use crate::observe;
 use crate::principal::Principal;
 use crate::secret::Secret;
@@ -258,9 +258,9 @@ impl IntrospectionVerifier {
         // Another call may have failed while this one waited for a permit.
         self.check_backoff()?;
         let endpoint = self.endpoint().await?;
-        let (form, basic) = self.request(token);
+        let request = self.request(token);
         let issuer = self.issuer();
-        let fetched = match self.inner.fetcher.post_form_json::<Value>(endpoint, form, basic.as_deref()).await {
+        let fetched = match self.inner.fetcher.post_json::<Value>(endpoint, request).await {
             Ok(fetched) => fetched,
             Err(error) => {
                 observe::introspection(issuer, "error");
@@ -293,11 +293,11 @@ impl IntrospectionVerifier {
         Ok(Cached { verdict, until, weight: weight.saturating_add(ENTRY_OVERHEAD) })
     }
 
-    /// The form (RFC 7662 §2.1) and, for `client_secret_basic`, the Basic credentials.
-    fn request(&self, token: &str) -> (String, Option<String>) {
+    /// The form (RFC 7662 §2.1) with the client's credentials.
+    fn request(&self, token: &str) -> ClientRequest {
         let inner = &self.inner;
         let params = [("token", token), ("token_type_hint", "access_token")];
-        client_form(&params, &inner.client_id, &inner.client_secret, inner.client_auth)
+        client_request(&params, &inner.client_id, &inner.client_secret, inner.client_auth, BodyFormat::Form)
     }
 
     async fn endpoint(&self) -> Result<&Url, AuthError> {

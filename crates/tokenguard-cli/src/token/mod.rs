@@ -7,8 +7,15 @@ use tokenguard_core::{AuthError, Authenticator, Credential, JwksOptions, JwtRule
 
 use crate::Failure;
 
+mod get;
+
 #[derive(Subcommand)]
 pub enum TokenCommand {
+    /// Get an access token from an authorization server and print it (or
+    /// the whole answer with --json). Secrets come from standard input, one
+    /// a line — the client secret if the client has one, then the password
+    /// or the refresh token — or from a prompt; never from the command line.
+    Get(get::GetArgs),
     /// Decode a JWT without verifying it (output is marked unverified).
     Inspect {
         /// The token.
@@ -32,6 +39,7 @@ pub enum TokenCommand {
 
 pub async fn run(command: TokenCommand) -> Result<(), Failure> {
     match command {
+        TokenCommand::Get(args) => get::run(args).await,
         TokenCommand::Inspect { token } => {
             let (header, claims) = decode(&token)?;
             let output = json!({
