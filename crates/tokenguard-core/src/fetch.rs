@@ -90,7 +90,11 @@ impl Fetcher {
 
     /// Like [`Fetcher::post_json`], but any status is an answer: the
     /// status and the body as JSON (`Null` when it is not JSON).
-    pub(crate) async fn post_any(&self, url: &Url, request: ClientRequest) -> Result<(u16, serde_json::Value), FetchError> {
+    pub(crate) async fn post_any(
+        &self,
+        url: &Url,
+        request: ClientRequest,
+    ) -> Result<(u16, serde_json::Value), FetchError> {
         let response = self.post(url, request).await?;
         let status = response.status().as_u16();
         let body = self.read_body(response).await?;

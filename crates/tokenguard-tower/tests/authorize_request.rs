@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokenguard_core::client::{
-    ApiKeyForm, ClientCredentials, OAuthClient, RefreshingToken, StaticApiKey, TokenError, TokenSource,
+    ApiKeyForm, ClientCredentials, OAuthClient, RefreshingToken, RetryOn, StaticApiKey, TokenError, TokenSource,
 };
 use tokenguard_core::introspection::ClientAuth;
 use tokenguard_core::time::ManualClock;
@@ -137,6 +137,14 @@ impl<S> FakeServer for S where
 type Seen = Arc<Mutex<Vec<String>>>;
 
 fn recording(answer: impl Fn(&str, usize) -> StatusCode + Clone + Send + Sync + 'static) -> (impl FakeServer, Seen) {
+    recording_with(Some(r#"Bearer realm="api", error="invalid_token", error_description="token revoked""#), answer)
+}
+
+/// Like [`recording`]; a 401 carries `challenge`, or none at all.
+fn recording_with(
+    challenge: Option<&'static str>,
+    answer: impl Fn(&str, usize) -> StatusCode + Clone + Send + Sync + 'static,
+) -> (impl FakeServer, Seen) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let record = seen.clone();
     let service = service_fn(move |request: Request<Full<Bytes>>| {
@@ -149,13 +157,8 @@ fn recording(answer: impl Fn(&str, usize) -> StatusCode + Clone + Send + Sync + 
         let status = answer(&credential, calls);
         let mut response = Response::new(Full::default());
         *response.status_mut() = status;
-        if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                "www-authenticate",
-                HeaderValue::from_static(
-                    r#"Bearer realm="api", error="invalid_token", error_description="token revoked""#,
-                ),
-            );
+        if let (StatusCode::UNAUTHORIZED, Some(challenge)) = (status, challenge) {
+            response.headers_mut().insert("www-authenticate", HeaderValue::from_static(challenge));
         }
         async move { Ok::<_, Infallible>(response) }
     });
@@ -217,6 +220,38 @@ async fn a_401_invalid_token_is_refreshed_and_retried_once() {
     let response = client.oneshot(Request::new(Full::default())).await.expect("response");
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(issuer.token_requests(), 2);
+}
+
+/// A server that has revoked the first token it sees and answers it with a bare 401.
+fn revoking_first_token(challenge: Option<&'static str>) -> (impl FakeServer, Seen) {
+    let first = Arc::new(Mutex::new(None::<String>));
+    recording_with(challenge, move |credential, _| {
+        let mut revoked = first.lock().unwrap();
+        let revoked = revoked.get_or_insert_with(|| credential.to_owned());
+        if credential == revoked { StatusCode::UNAUTHORIZED } else { StatusCode::OK }
+    })
+}
+
+#[tokio::test]
+async fn a_plain_401_is_refreshed_and_retried_once() {
+    let issuer = TestIssuer::start().await;
+    let source = Arc::new(ClientCredentials::new(oauth(&issuer)));
+    let (inner, seen) = revoking_first_token(None);
+    let client = AuthorizeRequestLayer::new(source).layer(inner);
+    let response = client.oneshot(Request::new(Full::default())).await.expect("response");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!((seen.lock().unwrap().len(), issuer.token_requests()), (2, 2));
+}
+
+#[tokio::test]
+async fn retrying_only_on_invalid_token_leaves_a_plain_401_to_the_caller() {
+    let issuer = TestIssuer::start().await;
+    let source = Arc::new(ClientCredentials::new(oauth(&issuer)));
+    let (inner, seen) = revoking_first_token(None);
+    let client = AuthorizeRequestLayer::new(source).retry_on(RetryOn::InvalidToken).layer(inner);
+    let response = client.oneshot(Request::new(Full::default())).await.expect("response");
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!((seen.lock().unwrap().len(), issuer.token_requests()), (1, 1));
 }
 
 #[tokio::test]

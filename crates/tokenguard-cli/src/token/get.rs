@@ -3,9 +3,9 @@
 use std::io::{BufRead, IsTerminal};
 
 use clap::{Args, ValueEnum};
-use url::Url;
 use tokenguard_core::Secret;
 use tokenguard_core::client::{BodyFormat, ClientAuth, OAuthClient, TokenResponse};
+use url::Url;
 
 use crate::Failure;
 

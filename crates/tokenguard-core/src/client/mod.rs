@@ -35,11 +35,11 @@ use std::time::Duration;
 
 use http::HeaderValue;
 
+pub use crate::fetch::{BodyFormat, ClientAuth};
 pub use api_key::{ApiKeyForm, StaticApiKey};
 #[cfg(feature = "reqwest")]
 pub use middleware::AuthorizeMiddleware;
 pub use oauth::{ClientCredentials, Login, OAuthClient, Password, PasswordGrant, RefreshingToken, TokenResponse};
-pub use crate::fetch::{BodyFormat, ClientAuth};
 
 /// Why no credential could be had.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -421,8 +421,11 @@ impl std::fmt::Debug for Password {
 #[async_trait::async_trait]
 impl Login for Password {
     async fn login(&self, client: &OAuthClient) -> Result<TokenResponse, TokenError> {
-        let mut params =
-            vec![("grant_type", "password"), ("username", self.username.as_str()), ("password", self.password.expose())];
+        let mut params = vec![
+            ("grant_type", "password"),
+            ("username", self.username.as_str()),
+            ("password", self.password.expose()),
+        ];
         params.extend(self.scope.as_deref().map(|scope| ("scope", scope)));
         client.request(&params).await
     }
