@@ -14,6 +14,7 @@
 //     service / service-secret — client credentials, scopes read write admin;
 //     app / app-secret — the password grant (a stand-in for Keycloak's
 //       direct access grant) and refresh tokens, scopes read write.
+//     anonymous (public: no secret) — the same grants.
 // - Users for the password grant: alice / wonderland.
 // - Resources (RFC 8707 `resource`), all with audience `tokenguard-example`
 //   unless said otherwise:
@@ -104,6 +105,15 @@ const provider = new Provider(issuer, {
     {
       client_id: 'app',
       client_secret: 'app-secret',
+      grant_types: ['password', 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+      scope: 'read write',
+    },
+    {
+      // A public client, as a Keycloak realm's `anonymous`: no secret.
+      client_id: 'anonymous',
+      token_endpoint_auth_method: 'none',
       grant_types: ['password', 'refresh_token'],
       response_types: [],
       redirect_uris: [],

@@ -300,6 +300,40 @@ async fn the_client_side_layer_gets_tokens_from_the_provider() {
     assert_clean_logs(&server, &[]);
 }
 
+/// A public client's password grant (Keycloak's `anonymous` client, as
+/// movingimage documents it) through tokenguard's `PasswordGrant`: the
+/// token works at the example, and is refreshed — with rotation — by
+/// oidc-provider's own refresh_token grant when it is due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_client_password_grant_is_kept_fresh_by_the_client_side() {
+    use tokenguard::client::{OAuthClient, Password, PasswordGrant, TokenSource};
+    let keys = TempDir::new("interop-public");
+    let provider = OidcProvider::start(&keys, 0, false).await;
+    let server = example(Adapter::Axum, &provider.issuer, &[]).await;
+    let clock = tokenguard::time::ManualClock::new();
+    let client = OAuthClient::discover_public(&provider.issuer, "anonymous").expect("a public client");
+    let login = Password::new("alice", tokenguard::Secret::new("wonderland".to_owned())).scope("read");
+    let source = PasswordGrant::new(client, login).clock(clock.clock());
+    let mut seen = Vec::new();
+    for round in 0..3 {
+        let authorization = source.authorization().await.unwrap_or_else(|error| panic!("round {round}: {error}"));
+        let value = authorization.header_value().to_str().expect("ASCII").to_owned();
+        let me = server.get("/me", Some(&value)).await;
+        assert_eq!(me.status, 200, "round {round}: {}", me.text);
+        assert_eq!(
+            (me.json()["subject"].clone(), me.json()["client_id"].clone()),
+            (json!("alice"), json!("anonymous"))
+        );
+        assert!(!seen.contains(&value), "round {round}: a new token each time");
+        seen.push(value);
+        // Past the refresh point of the provider's tokens (an hour at most).
+        clock.advance(Duration::from_secs(3600));
+    }
+    assert!(provider.logs().lines().all(|line| !line.contains("wonderland")));
+    let tokens: Vec<String> = seen.iter().map(|value| value.trim_start_matches("Bearer ").to_owned()).collect();
+    assert_clean_logs(&server, &tokens);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dpop_bound_tokens_from_the_provider_need_their_proof() {
     let keys = TempDir::new("interop-dpop");

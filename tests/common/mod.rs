@@ -91,6 +91,28 @@ pub async fn cli(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Runs the CLI with `input` on its standard input (secrets never go in argv).
+pub async fn cli_with_input(args: &[&str], input: &str) -> (i32, String, String) {
+    use tokio::io::AsyncWriteExt;
+    let path = profile_dir().join("tokenguard");
+    let mut child = Command::new(&path)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the CLI");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input.as_bytes()).await.expect("write stdin");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("the CLI finishes");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// Runs example `name` to completion with `env` (and nothing else inherited
 /// but `PATH`); returns (exit code, stdout, stderr).
 pub async fn run_example(name: &str, env: &[(&str, &str)]) -> (i32, String, String) {
