@@ -147,7 +147,7 @@ async fn cli_errors_have_clear_messages_and_exit_codes() {
     let store = sqlite_url(&dir);
     let (code, _, stderr) = cli(&["keys", "revoke", "--store", &store, "no-such-id"]).await;
     assert_eq!((code, stderr.trim()), (1, "error: no key with id no-such-id"));
-    let (code, _, stderr) = cli(&["keys", "create", "--store", &store, "--subject", "x", "--expires-in", "3w"]).await;
+    let (code, _, stderr) = cli(&["keys", "create", "--store", &store, "--subject", "x", "--expires-in", "3y"]).await;
     assert_eq!(code, 2, "{stderr}");
     let (code, _, stderr) = cli(&["keys", "create", "--store", "memory:", "--subject", "x"]).await;
     assert_eq!(code, 2, "{stderr}");

@@ -355,7 +355,7 @@ impl TokenSource for RefreshingToken {
 /// use tokenguard_core::client::{OAuthClient, Password, PasswordGrant};
 ///
 /// let client = OAuthClient::discover_public("https://idp.example/realms/demo", "anonymous")?;
-/// let login = Password::new("alice", Secret::new("correct horse".into())).scope("openid");
+/// let login = Password::new("alice", Secret::new("correct horse")).scope("openid");
 /// let source = PasswordGrant::new(client, login);
 /// # Ok::<(), tokenguard_core::ConfigError>(())
 /// ```
