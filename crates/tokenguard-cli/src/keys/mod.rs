@@ -395,20 +395,9 @@ fn print_table(records: &[ApiKeyRecord]) {
     }
 }
 
+/// A record as `--json` shows it: never the key, never its digest.
 fn summary(record: &ApiKeyRecord) -> Value {
-    json!({
-        "id": record.id,
-        "subject": record.subject,
-        "scopes": record.scopes,
-        "roles": record.roles,
-        "name": record.name,
-        "metadata": record.metadata,
-        "created_at": record.created_at,
-        "expires_at": record.expires_at,
-        "revoked_at": record.revoked_at,
-        "last_used_at": record.last_used_at,
-        "replaces": record.replaces,
-    })
+    serde_json::to_value(record).unwrap_or_default()
 }
 
 fn expiry(flag: &str, expires_in: Option<&str>) -> Result<Option<u64>, Failure> {

@@ -308,19 +308,7 @@ impl KeyAdmin {
 
 /// A key record as the API shows it: never the key, never its digest.
 fn record_json(record: &ApiKeyRecord) -> serde_json::Value {
-    json!({
-        "id": record.id,
-        "subject": record.subject,
-        "scopes": record.scopes,
-        "roles": record.roles,
-        "name": record.name,
-        "metadata": record.metadata,
-        "created_at": record.created_at,
-        "expires_at": record.expires_at,
-        "revoked_at": record.revoked_at,
-        "last_used_at": record.last_used_at,
-        "replaces": record.replaces,
-    })
+    serde_json::to_value(record).unwrap_or_default()
 }
 
 /// Why a call failed.

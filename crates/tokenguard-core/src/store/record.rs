@@ -7,11 +7,15 @@ use crate::apikey::KeyDigest;
 use crate::scope::Scopes;
 
 /// One API key, as stored. The key itself is never stored, only its digest.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Serializes as administrators see it (the CLI's `--json`, the admin API):
+/// every field but the digest.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ApiKeyRecord {
     /// Public identifier (see [`KeyDigest::key_id`]).
     pub id: String,
     /// SHA-256 of the key.
+    #[serde(skip)]
     pub digest: KeyDigest,
     /// Who the key acts as.
     pub subject: String,
