@@ -191,9 +191,10 @@ async fn administers_keys(server: &Server, store: &str) {
     // The audit log: who, what, which key — and never a key.
     let store = tokenguard::store::open(store).await.expect("the store");
     let log = store.audit_log(None).await.expect("audit log");
+    let changes = ["create", "update", "rotate", "revoke"];
     let entries: Vec<_> = log
         .iter()
-        .filter(|entry| entry.action != "create" || entry.actor != "example")
+        .filter(|entry| changes.contains(&entry.action.as_str()) && entry.actor != "example")
         .map(|entry| (entry.actor.as_str(), entry.action.as_str(), entry.key_id.clone().unwrap_or_default()))
         .collect();
     let alice_actor = "api_key:alice";
@@ -211,6 +212,14 @@ async fn administers_keys(server: &Server, store: &str) {
             (alice_actor, "revoke", last_id.clone()),
         ]
     );
+    // Reads and refused attempts are on record too.
+    let uses = |actor: &str, action: &str| log.iter().filter(|e| e.actor == actor && e.action == action).count();
+    assert_eq!(uses(alice_actor, "denied"), 6, "create for bob, list bob's, and bob's key four times");
+    let denied: Vec<_> = log.iter().filter(|e| e.action == "denied" && e.key_id.is_some()).collect();
+    assert!(denied.iter().all(|entry| entry.key_id.as_deref() == Some(bob_id.as_str())));
+    assert_eq!(uses(alice_actor, "list"), 1);
+    assert_eq!(uses(alice_actor, "show"), 1);
+    assert!(uses("jwt:dev-user", "list") >= 3, "the pages");
     assert_no_secret(&format!("{log:?}"), &secrets, "the audit log");
     assert_no_secret(&server.logs(), &secrets, "the server's logs");
 }

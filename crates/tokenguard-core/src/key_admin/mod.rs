@@ -17,8 +17,9 @@
 //!
 //! Who may do what is [`KeyAdminAccess`]: by default scope `admin` for any
 //! subject's keys, scope `keys` for the caller's own (another subject's key
-//! is answered 404, as if it did not exist). Every change is written to the
-//! store's audit log with the caller as actor.
+//! is answered 404, as if it did not exist). Every use is written to the
+//! store's audit log with the caller as actor: each change, in its own
+//! transaction, and reads (`list`, `show`) and refused attempts (`denied`).
 
 mod body;
 pub mod console;
@@ -34,7 +35,7 @@ use crate::apikey;
 use crate::error::AuthError;
 use crate::outcome::AuthOutcome;
 use crate::principal::Principal;
-use crate::store::{ApiKeyRecord, ChangedBy, KeyCursor, KeyQuery, KeyStore, StoreError};
+use crate::store::{ApiKeyRecord, AuditEntry, ChangedBy, KeyCursor, KeyQuery, KeyStore, StoreError};
 use crate::time::Clock;
 use body::{CreateBody, ListParams, RotateBody, UpdateBody};
 
@@ -196,10 +197,8 @@ impl KeyAdmin {
         let by = ChangedBy { actor: format!("{}:{}", caller.kind().as_str(), caller.subject()), at: self.now() };
         let answer = match request {
             AdminRequest::Create { body } => self.create(&reach, body, &by).await,
-            AdminRequest::List { query } => self.list(&reach, query).await,
-            AdminRequest::Show { id } => {
-                self.owned(&reach, id).await.map(|record| AdminReply::json(200, record_json(&record)))
-            }
+            AdminRequest::List { query } => self.list(&reach, query, &by).await,
+            AdminRequest::Show { id } => self.show(&reach, id, &by).await,
             AdminRequest::Update { id, body } => self.update(&reach, id, body, &by).await,
             AdminRequest::Revoke { id } => self.revoke(&reach, id, &by).await,
             AdminRequest::Rotate { id, body } => self.rotate(&reach, id, body, &by).await,
@@ -226,7 +225,10 @@ impl KeyAdmin {
             (Reach::All, None) => return Err(Failure::Invalid("subject is required".into())),
             (Reach::Own(own), None) => own.clone(),
             (Reach::Own(own), Some(subject)) if subject == *own => subject,
-            (Reach::Own(_), Some(_)) => return Err(Failure::Forbidden(self.access.admin.refusal())),
+            (Reach::Own(_), Some(subject)) => {
+                self.log(by, "denied", None, json!({ "attempt": "create", "subject": subject })).await?;
+                return Err(Failure::Forbidden(self.access.admin.refusal()));
+            }
         };
         let key = apikey::generate(&self.prefix);
         let mut record =
@@ -242,16 +244,30 @@ impl KeyAdmin {
         Ok(AdminReply::json(201, answer))
     }
 
-    async fn list(&self, reach: &Reach, query: Option<&str>) -> Result<AdminReply, Failure> {
+    /// Writes a use that changes nothing to the audit log. Failing to
+    /// record it fails the call: every use is on record.
+    async fn log(
+        &self,
+        by: &ChangedBy,
+        action: &str,
+        key_id: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Result<(), Failure> {
+        self.store.audit(AuditEntry::new(by, action, key_id, Some(detail))).await.map_err(Failure::Store)
+    }
+
+    async fn list(&self, reach: &Reach, query: Option<&str>, by: &ChangedBy) -> Result<AdminReply, Failure> {
         let params = ListParams::parse(query.unwrap_or(""))?;
         let subject = match reach {
             Reach::All => params.subject,
             // Another subject's keys do not exist for a self-service caller.
             Reach::Own(own) if params.subject.as_ref().is_some_and(|asked| asked != own) => {
+                self.log(by, "denied", None, json!({ "attempt": "list", "subject": params.subject })).await?;
                 return Ok(AdminReply::json(200, json!({ "keys": [], "next": null })));
             }
             Reach::Own(own) => Some(own.clone()),
         };
+        self.log(by, "list", None, json!({ "subject": subject })).await?;
         // One more than asked says whether there is a next page.
         let query = KeyQuery { subject, after: params.cursor, limit: params.limit + 1 };
         let mut records = self.store.list(&query).await?;
@@ -263,26 +279,37 @@ impl KeyAdmin {
         Ok(AdminReply::json(200, json!({ "keys": keys, "next": next.flatten() })))
     }
 
-    /// The record `id`, if the caller may see it.
-    async fn owned(&self, reach: &Reach, id: &str) -> Result<ApiKeyRecord, Failure> {
+    /// The record `id`, if the caller may `attempt` it; another subject's
+    /// key is "not found" for a self-service caller, and the attempt is logged.
+    async fn owned(&self, reach: &Reach, id: &str, attempt: &str, by: &ChangedBy) -> Result<ApiKeyRecord, Failure> {
         if id.is_empty() || id.len() > MAX_ID {
             return Err(Failure::NotFound);
         }
         match self.store.find_by_id(id).await? {
             Some(record) if reach.covers(&record) => Ok(record),
-            _ => Err(Failure::NotFound),
+            Some(_) => {
+                self.log(by, "denied", Some(id), json!({ "attempt": attempt })).await?;
+                Err(Failure::NotFound)
+            }
+            None => Err(Failure::NotFound),
         }
+    }
+
+    async fn show(&self, reach: &Reach, id: &str, by: &ChangedBy) -> Result<AdminReply, Failure> {
+        let record = self.owned(reach, id, "show", by).await?;
+        self.log(by, "show", Some(id), json!({})).await?;
+        Ok(AdminReply::json(200, record_json(&record)))
     }
 
     async fn update(&self, reach: &Reach, id: &str, body: &[u8], by: &ChangedBy) -> Result<AdminReply, Failure> {
         let update = body::parse::<UpdateBody>(body)?.into_update(by.at)?;
-        self.owned(reach, id).await?;
+        self.owned(reach, id, "update", by).await?;
         let record = self.store.update(id, &update, by).await?.ok_or(Failure::NotFound)?;
         Ok(AdminReply::json(200, record_json(&record)))
     }
 
     async fn revoke(&self, reach: &Reach, id: &str, by: &ChangedBy) -> Result<AdminReply, Failure> {
-        self.owned(reach, id).await?;
+        self.owned(reach, id, "revoke", by).await?;
         match self.store.revoke(id, by).await? {
             true => Ok(AdminReply::no_content()),
             false => Err(Failure::NotFound),
@@ -291,7 +318,7 @@ impl KeyAdmin {
 
     async fn rotate(&self, reach: &Reach, id: &str, body: &[u8], by: &ChangedBy) -> Result<AdminReply, Failure> {
         let body: RotateBody = if body.is_empty() { RotateBody::default() } else { body::parse(body)? };
-        let old = self.owned(reach, id).await?;
+        let old = self.owned(reach, id, "rotate", by).await?;
         if old.is_revoked_at(by.at) {
             return Err(Failure::Conflict("the key is revoked"));
         }

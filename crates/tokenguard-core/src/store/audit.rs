@@ -26,7 +26,9 @@ pub struct AuditEntry {
     pub at: u64,
     /// Who (see [`ChangedBy::actor`]).
     pub actor: String,
-    /// `create`, `import`, `update`, `rotate` or `revoke`.
+    /// A change — `create`, `update`, `rotate`, `revoke` — or a use that
+    /// changes nothing: `list`, `show`, `denied` (a self-service caller
+    /// reaching for another subject's keys).
     pub action: String,
     /// The key concerned (for `rotate`, the old one; the new one is in `detail`).
     pub key_id: Option<String>,

@@ -411,6 +411,10 @@ impl KeyStore for CachedKeyStore {
         self.inner.touch(id, at).await
     }
 
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.inner.audit(entry).await
+    }
+
     async fn audit_log(&self, key_id: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
         self.inner.audit_log(key_id).await
     }

@@ -118,6 +118,11 @@ impl KeyStore for MemoryKeyStore {
         Ok(())
     }
 
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        self.state()?.log(entry);
+        Ok(())
+    }
+
     async fn audit_log(&self, key_id: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
         let state = self.state()?;
         let selected = |entry: &&AuditEntry| key_id.is_none_or(|id| entry.key_id.as_deref() == Some(id));

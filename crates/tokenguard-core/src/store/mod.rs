@@ -90,6 +90,13 @@ pub trait KeyStore: Send + Sync + 'static {
     }
     /// Records that key `id` was used at `at` (called lazily, not per request).
     async fn touch(&self, id: &str, at: u64) -> Result<(), StoreError>;
+    /// Writes `entry` to the audit log: what is not a change — a read, a
+    /// refused attempt — but still someone's use of the keys. Changes are
+    /// logged by the methods that make them.
+    async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        let _ = entry;
+        Err(StoreError("this key store keeps no audit log".into()))
+    }
     /// The audit log, oldest first: every entry, or those of key `key_id`.
     async fn audit_log(&self, key_id: Option<&str>) -> Result<Vec<AuditEntry>, StoreError> {
         let _ = key_id;

@@ -515,6 +515,12 @@ macro_rules! impl_sql_key_store {
                 Ok(true)
             }
 
+            async fn audit(&self, entry: super::AuditEntry) -> Result<(), StoreError> {
+                let mut transaction = self.begin().await?;
+                Self::log(&mut transaction, entry).await?;
+                transaction.commit().await.map_err(store_error)
+            }
+
             async fn audit_log(&self, key_id: Option<&str>) -> Result<Vec<super::AuditEntry>, StoreError> {
                 self.ready().await?;
                 let rows: Vec<sql::AuditRow> = sqlx::query_as(sql::AUDIT_LOG)
