@@ -208,3 +208,65 @@ async fn a_rotated_key_works_until_its_grace_ends() {
     assert_eq!(verify(&old_key).await.unwrap_err(), AuthError::InvalidToken("API key revoked"));
     assert!(verify(&new_key).await.is_ok());
 }
+
+/// A PostgreSQL store made by an earlier version (schema 2, the change
+/// trigger of migrations 1001–1002) is migrated, its keys untouched, and
+/// the new trigger announces a change of roles too.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn an_existing_postgres_store_is_migrated_and_announces_role_changes() {
+    use sqlx::Connection;
+    let postgres = tokenguard_testkit::TestPostgres::start().unwrap_or_else(|error| panic!("{error}"));
+    let mut connection = sqlx::PgConnection::connect(&postgres.url()).await.unwrap();
+    let key = Secret::new("0123456789abcdef0123456789abcdef01234567".to_owned());
+    let digest = tokenguard_core::apikey::KeyDigest::of(key.expose());
+    for statement in [
+        "CREATE TABLE tokenguard_schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+        "CREATE TABLE tokenguard_api_keys (id TEXT PRIMARY KEY, digest BYTEA NOT NULL UNIQUE, subject TEXT NOT NULL, \
+         scopes TEXT NOT NULL, name TEXT, created_at BIGINT NOT NULL, expires_at BIGINT, revoked_at BIGINT, last_used_at BIGINT)",
+        "CREATE TABLE tokenguard_dpop_proofs (id BYTEA PRIMARY KEY, expires_at BIGINT NOT NULL)",
+        "CREATE OR REPLACE FUNCTION tokenguard_api_keys_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF TG_OP = 'DELETE' THEN PERFORM pg_notify('tokenguard_api_keys', encode(OLD.digest, 'hex'));
+             ELSE PERFORM pg_notify('tokenguard_api_keys', encode(NEW.digest, 'hex')); END IF;
+             RETURN NULL;
+         END $$",
+        "CREATE TRIGGER tokenguard_api_keys_changed AFTER INSERT OR DELETE OR UPDATE OF digest, subject, scopes, name, \
+         expires_at, revoked_at ON tokenguard_api_keys FOR EACH ROW EXECUTE FUNCTION tokenguard_api_keys_notify()",
+        "INSERT INTO tokenguard_schema_migrations VALUES (1, 0), (2, 0), (1001, 0), (1002, 0)",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut connection).await.unwrap();
+    }
+    sqlx::query("INSERT INTO tokenguard_api_keys VALUES ($1, $2, 'legacy', 'read', 'old', 1, NULL, NULL, NULL)")
+        .bind(digest.key_id())
+        .bind(digest.as_bytes().to_vec())
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+
+    let store = tokenguard_core::store::PostgresKeyStore::open(&postgres.url()).await.expect("migrated");
+    let record = store.find_by_digest(&digest).await.unwrap().expect("kept");
+    assert_eq!(
+        (record.subject.as_str(), record.scopes.as_str(), record.name.as_deref()),
+        ("legacy", "read", Some("old"))
+    );
+    assert!(record.roles.is_empty() && record.metadata.is_empty());
+    let mut changes = store.changes().expect("PostgreSQL pushes changes");
+    // The listener reports its (re)connection as an unknown change first.
+    let first = tokio::time::timeout(Duration::from_secs(10), changes.recv()).await.expect("connected").unwrap();
+    assert_eq!(first, tokenguard_core::store::KeyChange::Unknown);
+    // Plain SQL setting roles alone (the store's own UPDATE names every
+    // column, which any trigger would see): announced by the new trigger.
+    let mut connection = sqlx::PgConnection::connect(&postgres.url()).await.unwrap();
+    for statement in [
+        "UPDATE tokenguard_api_keys SET roles = 'reader'",
+        "UPDATE tokenguard_api_keys SET metadata = '{\"plan\":\"pro\"}'",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut connection).await.unwrap();
+        let change = tokio::time::timeout(Duration::from_secs(10), changes.recv()).await.expect("announced").unwrap();
+        assert_eq!(change, tokenguard_core::store::KeyChange::Key(digest), "{statement}");
+    }
+    let record = store.find_by_digest(&digest).await.unwrap().unwrap();
+    assert_eq!((record.roles.as_str(), record.metadata["plan"].as_str()), ("reader", Some("pro")));
+}
