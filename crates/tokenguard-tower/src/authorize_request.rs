@@ -114,12 +114,10 @@ where
             if !retry.applies(response.status().as_u16(), challenges) {
                 return Ok(response);
             }
-            source.invalidate(&credential);
-            let fresh = source.authorization().await?;
-            if fresh == credential {
+            let Some(fresh) = source.replace(&credential).await? else {
                 // Nothing new to offer (a static key): the caller gets the 401.
                 return Ok(response);
-            }
+            };
             tracing::debug!("the server refused the token; retrying once with a new one");
             let (method, uri, version, headers, body) = replay;
             let mut retry = Request::new(body);

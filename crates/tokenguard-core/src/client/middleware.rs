@@ -70,12 +70,11 @@ impl Middleware for AuthorizeMiddleware {
         let Some(mut retry) = replay.filter(|_| self.retry.applies(response.status().as_u16(), challenges)) else {
             return Ok(response);
         };
-        self.source.invalidate(&credential);
-        let fresh = self.source.authorization().await.map_err(reqwest_middleware::Error::middleware)?;
-        if fresh == credential {
+        let replaced = self.source.replace(&credential).await.map_err(reqwest_middleware::Error::middleware)?;
+        let Some(fresh) = replaced else {
             // Nothing new to offer (a static key): the caller gets the 401.
             return Ok(response);
-        }
+        };
         tracing::debug!("the server refused the token; retrying once with a new one");
         retry.headers_mut().insert(AUTHORIZATION, fresh.header_value().clone());
         next.run(retry, extensions).await

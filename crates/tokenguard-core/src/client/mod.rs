@@ -98,10 +98,18 @@ pub trait TokenSource: Send + Sync {
     /// The value to send now: cached while fresh, fetched otherwise.
     async fn authorization(&self) -> Result<Authorization, TokenError>;
 
-    /// The server answered `401 invalid_token` to `rejected`: forget it,
-    /// so the next [`TokenSource::authorization`] fetches a new one. A
-    /// source that cannot get another (a static key) ignores this.
+    /// The server refused `rejected`: forget it, so the next
+    /// [`TokenSource::authorization`] fetches a new one. A source that
+    /// cannot get another (a static key) ignores this.
     fn invalidate(&self, rejected: &Authorization);
+
+    /// After the server refused `rejected`: a new credential to retry with,
+    /// or `None` when the source has nothing new to offer (a static key).
+    async fn replace(&self, rejected: &Authorization) -> Result<Option<Authorization>, TokenError> {
+        self.invalidate(rejected);
+        let fresh = self.authorization().await?;
+        Ok((fresh != *rejected).then_some(fresh))
+    }
 }
 
 /// When a client retries a request the server refused with `401`, after
