@@ -96,6 +96,15 @@ async fn keys_evolve(server: &Server, store: &str, bound: Duration) {
     let refused = server.get("/me", Some(&next)).await;
     assert_eq!(refused.www_authenticate, error_challenge("Token", "invalid_token", "API key revoked"));
 
+    // The audit log, from the command line: who did what to the key, never a key.
+    let (code, stdout, stderr) = cli(&["keys", "audit", "--store", store, "--key", &id, "--json"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let log: Vec<Value> = serde_json::from_str(&stdout).expect("JSON");
+    let actions: Vec<_> = log.iter().map(|entry| entry["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["create", "update", "rotate"]);
+    assert!(log.iter().all(|entry| entry["actor"].as_str().unwrap().starts_with("cli:")));
+    assert!(!stdout.contains(&key) && !stdout.contains(&next_key));
+
     // Clear errors.
     let (code, _, stderr) = cli(&["keys", "update", "--store", store, "ffffffffffffffff", "--scope", "read"]).await;
     assert_eq!((code, stderr.trim()), (1, "error: no key with id ffffffffffffffff"));

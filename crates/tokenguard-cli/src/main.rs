@@ -1,10 +1,15 @@
 //! `tokenguard`: API key administration and token inspection.
 //!
 //! ```text
-//! tokenguard keys create  --store URL --subject S [--scope "read write"] [--name N] [--expires-in 30d] [--json]
+//! tokenguard keys create  --store URL --subject S [--scope "read write"] [--role R] [--name N] [--metadata JSON] [--expires-in 30d] [--json]
 //! tokenguard keys import  --store URL --subject S [--scope …] --key RAW
-//! tokenguard keys list    --store URL [--json]
+//! tokenguard keys import  --store URL --file F          # JSON lines or CSV; one transaction; idempotent
+//! tokenguard keys list    --store URL [--subject S] [--json]
+//! tokenguard keys update  --store URL ID [--scope …] [--role …] [--name N] [--metadata JSON] [--expires-in D]
+//! tokenguard keys rotate  --store URL ID [--grace D] [--json]
 //! tokenguard keys revoke  --store URL ID
+//! tokenguard keys audit   --store URL [--key ID] [--json]
+//! tokenguard token get    --issuer URL --client-id ID [--grant client_credentials|password|refresh_token] [--username U] [--scope S] [--json]
 //! tokenguard token inspect TOKEN
 //! tokenguard token verify --issuer URL --audience A TOKEN
 //! ```
@@ -28,10 +33,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create, import, list and revoke API keys.
+    /// Create, import, list, update, rotate, revoke and audit API keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
-    /// Inspect or verify a JWT.
+    /// Get an access token; inspect or verify a JWT.
     #[command(subcommand)]
     Token(token::TokenCommand),
 }

@@ -113,6 +113,17 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show the audit log: who changed or used which key, when (never a key).
+    Audit {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Only this key's entries.
+        #[arg(long)]
+        key: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Revoke a key by id.
     Revoke {
         #[command(flatten)]
@@ -258,6 +269,20 @@ pub async fn run(command: KeysCommand) -> Result<(), Failure> {
                 println!("{}", key.expose());
                 if std::io::stderr().is_terminal() {
                     eprintln!("key {} replaces {id}, which works until {until} (Unix time)", replacement.id);
+                }
+            }
+            Ok(())
+        }
+        KeysCommand::Audit { store, key, json } => {
+            let log = store.open().await?.audit_log(key.as_deref()).await.map_err(|e| store.failed(e))?;
+            if json {
+                println!("{}", serde_json::to_value(&log).unwrap_or_default());
+            } else {
+                println!("{:<12}  {:<24}  {:<8}  {:<16}  detail", "at", "actor", "action", "key");
+                for entry in &log {
+                    let (key_id, detail) =
+                        (entry.key_id.as_deref().unwrap_or("-"), entry.detail.as_deref().unwrap_or(""));
+                    println!("{:<12}  {:<24}  {:<8}  {key_id:<16}  {detail}", entry.at, entry.actor, entry.action);
                 }
             }
             Ok(())
