@@ -66,24 +66,26 @@ impl CredentialSources {
         request: &RequestView<'a>,
         dpop: bool,
     ) -> Result<Option<Presented<'a>>, AuthError> {
-        let mut presented = from_authorization(request.authorization(), dpop)?;
+        let authorization = single(request.authorization(), "more than one Authorization header")?;
+        let mut presented = authorization.map(|value| from_authorization(value, dpop)).transpose()?.flatten();
         if let Some(header) = &self.api_key_header {
-            let from_header = match request.header(header) {
-                Values::None => None,
-                Values::One(value) => Some(api_key_in_header(value)?),
-                Values::Several => return Err(AuthError::InvalidRequest("the API key header is repeated")),
-            };
-            presented = one_of(presented, from_header)?;
+            let value = single(request.header(header), "the API key header is repeated")?;
+            presented = one_of(presented, value.map(api_key_in_header).transpose()?)?;
         }
         if let Some(cookie) = &self.jwt_cookie {
-            let from_cookie = match request.cookie(cookie) {
-                Values::None => None,
-                Values::One(value) => Some(jwt_in_cookie(value)?),
-                Values::Several => return Err(AuthError::InvalidRequest("the token cookie is repeated")),
-            };
-            presented = one_of(presented, from_cookie)?;
+            let value = single(request.cookie(cookie), "the token cookie is repeated")?;
+            presented = one_of(presented, value.map(jwt_in_cookie).transpose()?)?;
         }
         Ok(presented)
+    }
+}
+
+/// The one value of a source, if any; `repeated` says what is wrong with several.
+fn single<'a>(values: Values<'a>, repeated: &'static str) -> Result<Option<&'a [u8]>, AuthError> {
+    match values {
+        Values::None => Ok(None),
+        Values::One(value) => Ok(Some(value)),
+        Values::Several => Err(AuthError::InvalidRequest(repeated)),
     }
 }
 
@@ -94,13 +96,9 @@ fn one_of<'a>(first: Option<Presented<'a>>, second: Option<Presented<'a>>) -> Re
     }
 }
 
-fn from_authorization(values: Values<'_>, dpop: bool) -> Result<Option<Presented<'_>>, AuthError> {
-    let value = match values {
-        Values::None => return Ok(None),
-        Values::One(value) => value,
-        Values::Several => return Err(AuthError::InvalidRequest("more than one Authorization header")),
-    };
+fn from_authorization(value: &[u8], dpop: bool) -> Result<Option<Presented<'_>>, AuthError> {
     match credential::parse_authorization(value)? {
+        // Without DPoP enabled, `DPoP` is a scheme like `Basic`: not ours.
         Some(credential) if credential.scheme() == Scheme::DPoP && !dpop => Ok(None),
         Some(credential) if credential.token().len() > MAX_TOKEN_BYTES => {
             Err(AuthError::InvalidToken("token too large"))

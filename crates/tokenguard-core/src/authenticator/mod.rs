@@ -87,6 +87,8 @@ impl Authenticator {
         }
         match self.extract(request) {
             Ok(None) => Some(self.inner.anonymous.clone()),
+            // Only `Authorization`: its value was looked up above already.
+            Ok(Some(_)) if self.inner.sources.is_default() => None,
             Ok(Some(presented)) => {
                 self.inner.tokens.get(&presented.cache_key).and_then(|outcome| self.cache_hit(outcome))
             }

@@ -77,6 +77,11 @@ impl TokenCell {
         self.clock = clock;
     }
 
+    /// Where the time is read.
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// The cached credential while fresh; otherwise one caller runs `fetch`
     /// and the others wait for its result. While backing off after a
     /// failure, a credential that has not yet expired is still handed out.

@@ -235,7 +235,6 @@ pub struct RefreshingToken {
     refresh: Mutex<Option<RefreshToken>>,
     login: Option<Arc<dyn Login>>,
     cell: TokenCell,
-    clock: Clock,
 }
 
 #[derive(Clone)]
@@ -252,10 +251,9 @@ impl RefreshingToken {
         if initial.refresh_token.is_none() {
             return Err(TokenError::Malformed("no refresh token"));
         }
-        let clock = Clock::system();
-        let refresh = refresh_token(&initial, &clock);
+        let refresh = refresh_token(&initial, &Clock::system());
         let cell = TokenCell::new(Timing::default(), Some(initial.into_fetched()?));
-        Ok(Self { client: client.into(), refresh: Mutex::new(refresh), login: None, cell, clock })
+        Ok(Self { client: client.into(), refresh: Mutex::new(refresh), login: None, cell })
     }
 
     /// A source that logs in with `login` on first use.
@@ -266,7 +264,6 @@ impl RefreshingToken {
             refresh: Mutex::new(None),
             login: Some(login),
             cell: TokenCell::new(Timing::default(), None),
-            clock: Clock::system(),
         }
     }
 
@@ -285,8 +282,7 @@ impl RefreshingToken {
     /// Where expiry is read. Default: the system clock; tests hand in a
     /// [`ManualClock`](crate::time::ManualClock)'s.
     pub fn clock(mut self, clock: Clock) -> Self {
-        self.cell.set_clock(clock.clone());
-        self.clock = clock;
+        self.cell.set_clock(clock);
         self
     }
 
@@ -296,14 +292,14 @@ impl RefreshingToken {
 
     /// The refresh token, unless it has expired.
     fn usable_refresh_token(&self) -> Option<Secret> {
-        let now = self.clock.unix_seconds();
+        let now = self.cell.clock().unix_seconds();
         let refresh = self.lock_refresh().clone()?;
         refresh.expires_at.is_none_or(|at| now < at).then_some(refresh.token)
     }
 
     /// Keeps what `response` grants: its refresh token, if rotated or new.
     fn accept(&self, response: TokenResponse) -> Result<Fetched, TokenError> {
-        if let Some(refresh) = refresh_token(&response, &self.clock) {
+        if let Some(refresh) = refresh_token(&response, self.cell.clock()) {
             *self.lock_refresh() = Some(refresh);
         }
         response.into_fetched()

@@ -239,9 +239,7 @@ impl KeyAdmin {
         if !self.store.insert(record.clone(), by).await? {
             return Err(Failure::Store(StoreError("a generated key collided with a stored one".into())));
         }
-        let mut answer = record_json(&record);
-        answer["key"] = json!(key.expose());
-        Ok(AdminReply::json(201, answer))
+        Ok(issued(&record, &key))
     }
 
     /// Writes a use that changes nothing to the audit log. Failing to
@@ -327,15 +325,20 @@ impl KeyAdmin {
         if !self.store.rotate(replacement.clone(), by.at + body.grace_seconds, by).await? {
             return Err(Failure::Conflict("the key is revoked"));
         }
-        let mut answer = record_json(&replacement);
-        answer["key"] = json!(key.expose());
-        Ok(AdminReply::json(201, answer))
+        Ok(issued(&replacement, &key))
     }
 }
 
 /// A key record as the API shows it: never the key, never its digest.
 fn record_json(record: &ApiKeyRecord) -> serde_json::Value {
     serde_json::to_value(record).unwrap_or_default()
+}
+
+/// A new key's answer: its record, and the key itself — shown this once.
+fn issued(record: &ApiKeyRecord, key: &crate::Secret) -> AdminReply {
+    let mut answer = record_json(record);
+    answer["key"] = json!(key.expose());
+    AdminReply::json(201, answer)
 }
 
 /// Why a call failed.

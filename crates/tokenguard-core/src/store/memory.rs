@@ -28,8 +28,13 @@ impl State {
         self.records.values_mut().find(|record| record.id == id)
     }
 
+    /// Whether a record with `record`'s digest or id is stored.
+    fn holds(&self, record: &ApiKeyRecord) -> bool {
+        self.records.contains_key(&record.digest) || self.records.values().any(|other| other.id == record.id)
+    }
+
     fn insert(&mut self, record: ApiKeyRecord, by: &ChangedBy) -> bool {
-        if self.records.contains_key(&record.digest) || self.records.values().any(|other| other.id == record.id) {
+        if self.holds(&record) {
             return false;
         }
         self.log(audit::created(&record, by));
@@ -98,7 +103,7 @@ impl KeyStore for MemoryKeyStore {
     async fn rotate(&self, replacement: ApiKeyRecord, until: u64, by: &ChangedBy) -> Result<bool, StoreError> {
         let mut state = self.state()?;
         let Some(old_id) = replacement.replaces.clone() else { return Ok(false) };
-        if state.records.contains_key(&replacement.digest) {
+        if state.holds(&replacement) {
             return Err(StoreError("the replacement key is already stored".into()));
         }
         match state.by_id(&old_id) {

@@ -130,7 +130,7 @@ pub enum KeyChange {
 /// [`open_with_replay_cache`]).
 pub async fn open(url: &str) -> Result<Arc<dyn KeyStore>, StoreError> {
     #[cfg(feature = "postgres")]
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres(url) {
         return Ok(Arc::new(PostgresKeyStore::open(url).await?));
     }
     Ok(open_with_replay_cache(url).await?.0)
@@ -152,7 +152,7 @@ pub async fn open_with_replay_cache(url: &str) -> Result<(Arc<dyn KeyStore>, Arc
         #[cfg(not(feature = "sqlite"))]
         return Err(StoreError("this build has no SQLite support (feature `sqlite`)".into()));
     }
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+    if is_postgres(url) {
         #[cfg(feature = "postgres")]
         {
             let store = Arc::new(PostgresKeyStore::connect_lazy(url)?);
@@ -162,4 +162,9 @@ pub async fn open_with_replay_cache(url: &str) -> Result<(Arc<dyn KeyStore>, Arc
         return Err(StoreError("this build has no PostgreSQL support (feature `postgres`)".into()));
     }
     Err(StoreError("unknown key store URL: use memory:, sqlite://PATH or postgres://…".into()))
+}
+
+/// Whether `url` names a PostgreSQL store.
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
